@@ -1,0 +1,258 @@
+"""The ``edgemood`` command line: infer on the device; train and evaluate on the workstation."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from edgemood.errors import EdgemoodError, InputError, ModelError
+
+app = typer.Typer(
+    help="Multimodal emotion recognition (voice, face, words) for edge devices.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+ModelOption = Annotated[
+    Optional[Path],  # noqa: UP045 (typer reads the annotation at runtime on Python 3.10)
+    typer.Option("--model", "-m", help="Model directory or .onnx/.tflite file [default: bundled]."),
+]
+BackendOption = Annotated[
+    Optional[str],  # noqa: UP045
+    typer.Option(help="Runtime: onnx or tflite [default: the model directory's default file]."),
+]
+PrecisionOption = Annotated[
+    Optional[str],  # noqa: UP045
+    typer.Option(help="fp32 or int8 [default: the model directory's default file]."),
+]
+ThreadsOption = Annotated[int, typer.Option(min=1, help="Threads per runtime session.")]
+TextEncoderOption = Annotated[
+    Optional[Path],  # noqa: UP045
+    typer.Option(help="Directory of an exported text encoder [env: EDGEMOOD_TEXT_ENCODER]."),
+]
+
+
+def _fail(message: str, code: int, debug: bool = False) -> None:
+    if debug:
+        raise
+    typer.echo(f"edgemood: {message}", err=True)
+    raise typer.Exit(code)
+
+
+def _format(prediction) -> str:
+    from edgemood.labels import MODALITIES
+
+    used = "+".join(m for m in MODALITIES if prediction.modalities[m]) or "none"
+    lines = [
+        f"{prediction.file}: {prediction.emotion} (sentiment: {prediction.sentiment}; used: {used})"
+    ]
+    order = sorted(
+        prediction.to_json()["probabilities"].items(), key=lambda kv: kv[1], reverse=True
+    )
+    lines += [f"  {name:<10} {p:6.3f}  {'#' * round(p * 40)}" for name, p in order]
+    lines += [f"  note: {note}" for note in prediction.notes]
+    return "\n".join(lines)
+
+
+@app.command()
+def infer(
+    clips: Annotated[
+        Optional[list[Path]],  # noqa: UP045
+        typer.Argument(help="Video or audio files (globs welcome).", show_default=False),
+    ] = None,
+    example: Annotated[
+        bool, typer.Option("--example", help="Run on the bundled example clip.")
+    ] = False,
+    model: ModelOption = None,
+    backend: BackendOption = None,
+    precision: PrecisionOption = None,
+    threads: ThreadsOption = 1,
+    text_encoder: TextEncoderOption = None,
+    transcript: Annotated[
+        Optional[str],  # noqa: UP045
+        typer.Option(help="The spoken words (else CLIP.txt beside the clip, or the RAVDESS name)."),
+    ] = None,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="One JSON object per line per clip, on stdout.")
+    ] = False,
+    debug: Annotated[bool, typer.Option(help="Show tracebacks.")] = False,
+) -> None:
+    """Print the emotion, the sentiment and the 8 probabilities of each clip.
+
+    Sentiment: happy and surprised are positive; neutral and calm are neutral; sad, angry,
+    fearful and disgust are negative. Exit code 0 when every clip was processed, 2 when any
+    clip failed (the others are still processed), 3 when the model cannot be loaded.
+    """
+    from edgemood.pipeline import EXAMPLE_CLIP, Recognizer
+    from edgemood.prediction import error_json
+
+    clips = list(clips or []) + ([EXAMPLE_CLIP] if example else [])
+    if not clips:
+        _fail("no clips given (pass files, or --example for the bundled one)", 2)
+    try:
+        recognizer = Recognizer(
+            model, backend=backend, precision=precision, threads=threads, text_encoder=text_encoder
+        )
+    except EdgemoodError as exc:
+        _fail(str(exc), exc.exit_code, debug)
+
+    failed = 0
+    progress = typer.progressbar(clips, label="clips", file=sys.stderr, hidden=len(clips) < 2)
+    with progress as bar:
+        for clip in bar:
+            try:
+                prediction = recognizer.predict(clip, transcript)
+            except (EdgemoodError, OSError, MemoryError) as exc:
+                if debug:
+                    raise
+                failed += 1
+                reason = str(exc) if isinstance(exc, EdgemoodError) else f"{clip}: {exc}"
+                typer.echo(f"edgemood: {reason}", err=True)
+                if as_json:
+                    typer.echo(json.dumps(error_json(str(clip), reason), ensure_ascii=False))
+                continue
+            if as_json:
+                typer.echo(json.dumps(prediction.to_json(), ensure_ascii=False))
+            else:
+                typer.echo(_format(prediction))
+    if failed:
+        raise typer.Exit(InputError.exit_code)
+
+
+def _need_train_extra() -> None:
+    try:
+        import torch  # noqa: F401
+    except ImportError:
+        _fail("training needs the [train] extra: pip install 'edgemood[train]'", 4)
+
+
+DataOption = Annotated[
+    Path,
+    typer.Option(
+        exists=True, file_okay=False, help="RAVDESS folder (Actor_XX/...); searched recursively."
+    ),
+]
+CacheOption = Annotated[
+    Optional[Path],  # noqa: UP045
+    typer.Option(help="Feature cache folder [default: ~/.cache/edgemood/features]."),
+]
+TrainTextOption = Annotated[
+    Optional[str],  # noqa: UP045
+    typer.Option(
+        "--text-encoder",
+        help="DistilBERT hub name or local directory (exported with Optimum), or an exported "
+        "edgemood text encoder; without it the text branch is not trained.",
+    ),
+]
+DeviceOption = Annotated[str, typer.Option(help="auto (CUDA when present), cpu or cuda.")]
+
+
+def _configs(epochs: int, seed: int, device: str, hidden: int, pooling: str):
+    from edgemood.train.fit import TrainConfig
+    from edgemood.train.fusion import FusionConfig
+
+    return (
+        FusionConfig(hidden=hidden, pooling=pooling),
+        TrainConfig(epochs=epochs, seed=seed, device=device),
+    )
+
+
+@app.command()
+def train(
+    data: DataOption,
+    out: Annotated[Path, typer.Option(help="Model directory to write.")],
+    cache: CacheOption = None,
+    text_encoder: TrainTextOption = None,
+    epochs: Annotated[
+        int, typer.Option(min=1, help="Maximum (or, with --no-validation, exact) epochs.")
+    ] = 300,
+    validation: Annotated[
+        bool,
+        typer.Option(help="Hold out one male and one female actor for early stopping."),
+    ] = True,
+    evaluation: Annotated[
+        Optional[Path],  # noqa: UP045
+        typer.Option(help="Evaluation report.json (or a folder of them) to record in the card."),
+    ] = None,
+    seed: int = 0,
+    device: DeviceOption = "auto",
+    hidden: Annotated[int, typer.Option(help="Width of the fusion hidden layer.")] = 128,
+    pooling: Annotated[str, typer.Option(help="mean, max or mean+max over time.")] = "mean+max",
+    threads: ThreadsOption = 1,
+) -> None:
+    """Train the fusion model on a RAVDESS folder and write a model directory (needs [train])."""
+    _need_train_extra()
+    from edgemood.train.commands import train as run
+
+    fusion, config = _configs(epochs, seed, device, hidden, pooling)
+    directory = run(
+        data,
+        out,
+        cache or _default_cache(),
+        text_encoder,
+        fusion,
+        config,
+        validation,
+        evaluation,
+        threads,
+    )
+    typer.echo(f"model written to {directory}")
+
+
+@app.command()
+def evaluate(
+    data: DataOption,
+    protocol: Annotated[
+        str, typer.Option(help="speaker: actor folds (speaker-independent); random: 80/20 clips.")
+    ] = "speaker",
+    out: Annotated[Path, typer.Option(help="Folder for report.json, report.md and PNGs.")] = Path(
+        "runs/evaluate"
+    ),
+    cache: CacheOption = None,
+    text_encoder: TrainTextOption = None,
+    epochs: Annotated[int, typer.Option(min=1, help="Maximum epochs (early stopping).")] = 300,
+    seed: int = 0,
+    device: DeviceOption = "auto",
+    hidden: Annotated[int, typer.Option(help="Width of the fusion hidden layer.")] = 128,
+    pooling: Annotated[str, typer.Option(help="mean, max or mean+max over time.")] = "mean+max",
+    threads: ThreadsOption = 1,
+) -> None:
+    """Train and test under a protocol; report accuracy, macro P/R/F1, per-class table, AUC,
+    confusion matrix (PNG) and calibration (needs [train])."""
+    _need_train_extra()
+    if protocol not in ("speaker", "random"):
+        _fail(f"unknown protocol {protocol!r} (speaker or random)", 2)
+    from edgemood.train.commands import prepare
+    from edgemood.train.evaluate import evaluate as run
+    from edgemood.train.evaluate import markdown_report, write_report
+
+    fusion, config = _configs(epochs, seed, device, hidden, pooling)
+    clips = prepare(data, cache or _default_cache(), text_encoder, threads)
+    report = run(clips, protocol, fusion, config)
+    write_report(report, out)
+    typer.echo(markdown_report(report))
+    typer.echo(f"\nreport written to {out}")
+
+
+def _default_cache() -> Path:
+    from edgemood.train.commands import default_cache
+
+    return default_cache()
+
+
+def main() -> None:
+    """Entry point of the console script."""
+    try:
+        app()
+    except ModelError as exc:
+        typer.echo(f"edgemood: {exc}", err=True)
+        sys.exit(exc.exit_code)
+
+
+if __name__ == "__main__":
+    main()

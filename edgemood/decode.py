@@ -1,0 +1,171 @@
+"""Decoding: a media file becomes 16 kHz mono float32 audio and BGR frames at a fixed rate.
+
+Audio goes through PyAV because it bundles FFmpeg: mp4/mkv/avi/wav/flac decode on a bare Pi with
+no system ffmpeg (soundfile cannot read mp4, and librosa would fall back to audioread + ffmpeg).
+Frames go through OpenCV (its wheel also bundles FFmpeg), sampled at ``VISUAL_FPS``: facial
+expressions change over hundreds of milliseconds, so 5 frames per second keep the expression while
+costing a sixth of the face-model time of 30 fps. Skipped frames are only grabbed, never converted.
+
+Long inputs are capped, not streamed: at most ``MAX_SECONDS`` of a clip are analysed (the model
+pools over time anyway), so memory stays bounded whatever the file's length.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from edgemood.errors import InputError
+
+SAMPLE_RATE = 16000
+VISUAL_FPS = 5.0
+MAX_SECONDS = 60.0
+# Frames larger than this (longer side, pixels) are shrunk first: the face models work at
+# 128-192 px, and an 8K frame would otherwise cost memory for nothing.
+MAX_FRAME_SIDE = 1280
+
+
+@dataclass(frozen=True)
+class MediaInfo:
+    """What a file holds, read from its container header."""
+
+    has_audio: bool
+    has_video: bool
+    duration: float | None
+
+
+def _open(path: Path):
+    import av
+
+    if path.is_dir():
+        raise InputError(f"{path}: is a directory, not a media file")
+    if not path.exists():
+        raise InputError(f"{path}: file not found")
+    if path.stat().st_size == 0:
+        raise InputError(f"{path}: empty file (0 bytes)")
+    try:
+        return av.open(str(path), metadata_errors="ignore")
+    except PermissionError as exc:
+        raise InputError(f"{path}: permission denied") from exc
+    except (av.error.FFmpegError, UnicodeDecodeError, ValueError) as exc:
+        raise InputError(f"{path}: not a readable audio or video file") from exc
+
+
+def _video_streams(container) -> list:
+    # A cover image in an audio file shows up as a one-frame "video" stream: not a video.
+    return [
+        s
+        for s in container.streams.video
+        if not (s.disposition & s.disposition.attached_pic) and s.codec_context is not None
+    ]
+
+
+def probe(path: str | Path) -> MediaInfo:
+    """Read which streams a file has.
+
+    Args:
+        path: a media file.
+    Returns:
+        MediaInfo; raises InputError for a missing, empty, unreadable or non-media file.
+    """
+    path = Path(path)
+    with _open(path) as container:
+        duration = container.duration / 1_000_000 if container.duration else None
+        return MediaInfo(
+            has_audio=bool(container.streams.audio),
+            has_video=bool(_video_streams(container)),
+            duration=duration,
+        )
+
+
+def decode_audio(path: str | Path, max_seconds: float = MAX_SECONDS) -> np.ndarray | None:
+    """Decode the first audio track as 16 kHz mono float32 in [-1, 1].
+
+    Args:
+        path: any file FFmpeg reads (mp4, mkv, avi, wav, flac, ...).
+        max_seconds: decoding stops after this much audio.
+    Returns:
+        The samples, or None when the file has no audio track.
+    """
+    import av
+    from av.audio.resampler import AudioResampler
+
+    path = Path(path)
+    limit = int(max_seconds * SAMPLE_RATE)
+    with _open(path) as container:
+        if not container.streams.audio:
+            return None
+        stream = container.streams.audio[0]
+        resampler = AudioResampler(format="flt", layout="mono", rate=SAMPLE_RATE)
+        chunks: list[np.ndarray] = []
+        total = 0
+        try:
+            for frame in container.decode(stream):
+                for out in resampler.resample(frame):
+                    chunks.append(out.to_ndarray().reshape(-1))
+                    total += chunks[-1].size
+                if total >= limit:
+                    break
+            else:
+                for out in resampler.resample(None):
+                    chunks.append(out.to_ndarray().reshape(-1))
+        except av.error.FFmpegError as exc:
+            # A truncated file decodes up to the damage; keep what came out if there is any.
+            if not chunks:
+                raise InputError(f"{path}: audio track could not be decoded") from exc
+    if not chunks:
+        return np.zeros(0, dtype=np.float32)
+    samples = np.concatenate(chunks)[:limit].astype(np.float32, copy=False)
+    return np.nan_to_num(np.clip(samples, -1.0, 1.0), copy=False)
+
+
+def read_frames(
+    path: str | Path, fps: float = VISUAL_FPS, max_seconds: float = MAX_SECONDS
+) -> Iterator[np.ndarray]:
+    """Yield BGR frames sampled at ``fps`` (one frame per 1/fps seconds of video time).
+
+    Args:
+        path: a video file.
+        fps: sampling rate; frames in between are grabbed but not decoded to pixels.
+        max_seconds: stop after this much video time.
+    Yields:
+        uint8 arrays [height, width, 3], shrunk to at most MAX_FRAME_SIDE on the longer side.
+    """
+    import cv2
+
+    path = Path(path)
+    capture = cv2.VideoCapture(str(path))
+    try:
+        if not capture.isOpened():
+            raise InputError(f"{path}: video could not be opened")
+        native = capture.get(cv2.CAP_PROP_FPS)
+        # Some containers report 0 or absurd rates; 30 fps is the common default then.
+        native = native if 1.0 <= native <= 1000.0 else 30.0
+        step = native / fps
+        next_pick = 0.0
+        index = 0
+        last = int(max_seconds * native)
+        while index < last and capture.grab():
+            if index + 1e-6 >= next_pick:
+                ok, frame = capture.retrieve()
+                if ok and frame is not None and frame.size:
+                    yield _shrink(frame)
+                next_pick += step
+            index += 1
+    finally:
+        capture.release()
+
+
+def _shrink(frame: np.ndarray) -> np.ndarray:
+    import cv2
+
+    height, width = frame.shape[:2]
+    side = max(height, width)
+    if side <= MAX_FRAME_SIDE:
+        return frame
+    scale = MAX_FRAME_SIDE / side
+    size = (max(1, round(width * scale)), max(1, round(height * scale)))
+    return cv2.resize(frame, size, interpolation=cv2.INTER_AREA)

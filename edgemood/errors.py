@@ -1,0 +1,21 @@
+"""Errors that end the processing of one clip with a one-line reason (never a traceback)."""
+
+from __future__ import annotations
+
+
+class EdgemoodError(Exception):
+    """A clip or model could not be processed; str(error) is the one-line reason."""
+
+    exit_code = 1
+
+
+class InputError(EdgemoodError):
+    """The input file is missing, unreadable, not media, or holds nothing usable."""
+
+    exit_code = 2
+
+
+class ModelError(EdgemoodError):
+    """A model file or model directory is missing or invalid."""
+
+    exit_code = 3

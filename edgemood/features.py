@@ -1,0 +1,130 @@
+"""From a clip to per-modality features: decoding, audio features, face features, text vector.
+
+One ``FeatureExtractor`` serves the device (asked only for the modalities its model uses) and
+training (asked for all of them), so both see exactly the same features.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import numpy as np
+
+from edgemood.audio_features import SAMPLE_RATE, audio_features
+from edgemood.decode import VISUAL_FPS, decode_audio, probe, read_frames
+from edgemood.errors import InputError
+from edgemood.labels import MODALITIES
+from edgemood.model import ModelInputs
+from edgemood.text import TextEncoder, resolve_transcript
+
+# Below this RMS (about -60 dBFS) a track is treated as silence: no voice to read emotion from.
+SILENCE_RMS = 1e-3
+
+
+class FeatureExtractor:
+    """Computes the features of the modalities asked for; a missing one stays None."""
+
+    def __init__(
+        self,
+        use: dict[str, bool] | None = None,
+        threads: int = 1,
+        text_encoder: TextEncoder | None = None,
+        visual_fps: float = VISUAL_FPS,
+    ) -> None:
+        """
+        Args:
+            use: modality -> whether to compute it (default: all).
+            threads: threads for the face models.
+            text_encoder: a loaded text encoder; without one the text slot stays missing.
+            visual_fps: face frames sampled per second of video.
+        """
+        self.use = dict.fromkeys(MODALITIES, True) if use is None else dict(use)
+        self.threads = threads
+        self.text_encoder = text_encoder
+        self.visual_fps = visual_fps
+        self._landmarker = None
+
+    def _face(self):
+        if self._landmarker is None:
+            from edgemood.face import FaceLandmarker
+
+            self._landmarker = FaceLandmarker(threads=self.threads)
+        return self._landmarker
+
+    def __call__(self, path: str | Path, transcript: str | None = None) -> tuple[ModelInputs, dict]:
+        """Decode a clip and compute its features.
+
+        Args:
+            path: a video or audio file.
+            transcript: the spoken words, if known (else sidecar .txt or RAVDESS name).
+        Returns:
+            (inputs, info): info holds 'notes' (why a modality is missing), 'timings'
+            (seconds per stage) and 'duration' (seconds analysed).
+        Raises:
+            InputError: the file is missing, unreadable, or holds no audio or video stream.
+        """
+        path = Path(path)
+        timings: dict[str, float] = {}
+        notes: list[str] = []
+        inputs = ModelInputs()
+        clock = time.perf_counter()
+        info = probe(path)
+        if not info.has_audio and not info.has_video:
+            raise InputError(f"{path}: no audio or video stream")
+        duration = info.duration or 0.0
+
+        if not info.has_audio:
+            notes.append("no audio track")
+        elif self.use["audio"]:
+            samples = decode_audio(path)
+            timings["decode"] = time.perf_counter() - clock
+            if samples is None or samples.size == 0:
+                notes.append("audio track is empty")
+            elif float(np.sqrt(np.mean(np.square(samples, dtype=np.float64)))) < SILENCE_RMS:
+                notes.append("audio is silent")
+            else:
+                clock = time.perf_counter()
+                inputs.audio = audio_features(samples)
+                timings["audio_features"] = time.perf_counter() - clock
+                duration = len(samples) / SAMPLE_RATE
+        else:
+            notes.append("audio not used by this model")
+
+        if info.has_video and self.use["visual"]:
+            self._visual(path, inputs, notes, timings)
+        elif info.has_video:
+            notes.append("visual branch not trained in this model: face not used")
+
+        if self.use["text"]:
+            self._text(path, transcript, inputs, notes, timings)
+        return inputs, {"notes": notes, "timings": timings, "duration": duration}
+
+    def _visual(self, path: Path, inputs: ModelInputs, notes: list, timings: dict) -> None:
+        from edgemood.visual_features import visual_features
+
+        clock = time.perf_counter()
+        landmarker = self._face()
+        landmarker.reset()
+        rows, seen = visual_features(read_frames(path, self.visual_fps), landmarker)
+        timings["face"] = time.perf_counter() - clock
+        if len(rows):
+            inputs.visual = rows
+            if len(rows) < seen:
+                notes.append(f"no face in {seen - len(rows)} of {seen} frames")
+        else:
+            notes.append(f"no face found in {seen} frames" if seen else "no decodable frames")
+
+    def _text(
+        self, path: Path, transcript: str | None, inputs: ModelInputs, notes: list, timings: dict
+    ) -> None:
+        if self.text_encoder is None:
+            notes.append("no text encoder installed: text not used")
+            return
+        text = resolve_transcript(path, transcript)
+        if not text:
+            notes.append("no transcript")
+            return
+        clock = time.perf_counter()
+        inputs.text = self.text_encoder(text)
+        timings["text"] = time.perf_counter() - clock

@@ -1,0 +1,174 @@
+"""The fusion model on the device: a model directory (model card + ONNX/TFLite files) run through a
+Backend. Inputs are padded or thinned to the model's fixed maximum lengths, with masks.
+
+Model directory layout::
+
+    model.json      the model card: feature lists, max lengths, which modalities were trained,
+                    files, training data, protocol, metrics, licence
+    fusion.onnx     FP32 ONNX (always present); other precisions/runtimes are listed in the card
+
+Graph interface (same for every precision and runtime): inputs ``audio`` [B, TA, 74], ``audio_mask``
+[B, TA], ``visual`` [B, TV, 35], ``visual_mask`` [B, TV], ``text`` [B, 768], ``present`` [B, 3]
+(audio, visual, text); output ``probabilities`` [B, 8] in ``EMOTIONS`` order.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from edgemood.backends import BACKENDS, Backend, load_backend
+from edgemood.errors import ModelError
+from edgemood.labels import EMOTIONS, MODALITIES
+
+CARD_NAME = "model.json"
+CARD_FORMAT = "edgemood-fusion/1"
+INPUT_NAMES = ("audio", "audio_mask", "visual", "visual_mask", "text", "present")
+OUTPUT_NAME = "probabilities"
+DEFAULT_MODEL_DIR = Path(__file__).parent / "assets" / "model"
+
+
+@dataclass
+class ModelInputs:
+    """Per-clip features before padding; None marks a missing modality."""
+
+    audio: np.ndarray | None = None  # [frames, 74]
+    visual: np.ndarray | None = None  # [frames, 35]
+    text: np.ndarray | None = None  # [768]
+
+
+def read_card(directory: Path) -> dict[str, Any]:
+    """Read and check a model card.
+
+    Args:
+        directory: a model directory.
+    Returns:
+        The card as a dict; raises ModelError when it is missing or not an edgemood card.
+    """
+    path = directory / CARD_NAME
+    try:
+        card = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError as exc:
+        raise ModelError(f"{directory}: not a model directory (no {CARD_NAME})") from exc
+    except (OSError, ValueError) as exc:
+        raise ModelError(f"{path}: unreadable model card ({exc})") from exc
+    if card.get("format") != CARD_FORMAT or tuple(card.get("emotions", ())) != EMOTIONS:
+        raise ModelError(f"{path}: not an edgemood fusion model card")
+    return card
+
+
+def _model_file(directory: Path, card: dict, backend: str | None, precision: str | None) -> Path:
+    """Pick the model file: by backend/precision when asked, else the card's default."""
+    files: dict[str, str] = card.get("files", {})
+    if backend is None and precision is None:
+        return directory / card["default"]
+    key = f"{backend or 'onnx'}_{precision or 'fp32'}"
+    if key not in files:
+        have = ", ".join(sorted(files)) or "none"
+        raise ModelError(f"{directory}: no {key} model in this directory (have: {have})")
+    return directory / files[key]
+
+
+class FusionModel:
+    """Loads a fusion model and predicts emotion probabilities from per-clip features."""
+
+    def __init__(
+        self,
+        path: str | Path | None = None,
+        backend: str | None = None,
+        precision: str | None = None,
+        threads: int = 1,
+    ) -> None:
+        """
+        Args:
+            path: a model directory, or a .onnx/.tflite file inside one; None: the bundled model.
+            backend: 'onnx' or 'tflite' to choose among the files a directory lists.
+            precision: 'fp32' or 'int8', likewise.
+            threads: runtime threads.
+        """
+        path = Path(path) if path is not None else DEFAULT_MODEL_DIR
+        if backend is not None and backend not in BACKENDS:
+            raise ModelError(f"unknown backend {backend!r} (choose from {', '.join(BACKENDS)})")
+        if path.is_dir():
+            directory = path
+            self.card = read_card(directory)
+            file = _model_file(directory, self.card, backend, precision)
+        else:
+            directory = path.parent
+            self.card = read_card(directory)
+            file = path
+        self.directory = directory
+        self.file = file
+        self.backend: Backend = load_backend(file, threads)
+        missing = [n for n in INPUT_NAMES if n not in self.backend.input_names]
+        if missing:
+            raise ModelError(f"{file}: model lacks inputs {', '.join(missing)}")
+        self.audio_frames = int(self.card["audio_max_frames"])
+        self.visual_frames = int(self.card["visual_max_frames"])
+        self.text_dim = int(self.card["text_dim"])
+        self.trained: dict[str, bool] = {m: bool(self.card["trained"][m]) for m in MODALITIES}
+        self._check_features()
+
+    def _check_features(self) -> None:
+        from edgemood.audio_features import AUDIO_FEATURES
+        from edgemood.visual_features import VISUAL_FEATURES
+
+        if tuple(self.card["audio_features"]) != AUDIO_FEATURES:
+            raise ModelError(f"{self.directory}: model was trained on other audio features")
+        if tuple(self.card["visual_features"]) != VISUAL_FEATURES:
+            raise ModelError(f"{self.directory}: model was trained on other visual features")
+
+    def usable(self, inputs: ModelInputs) -> dict[str, bool]:
+        """Which modalities this model will actually use for these inputs."""
+        given = {"audio": inputs.audio, "visual": inputs.visual, "text": inputs.text}
+        return {
+            m: self.trained[m] and given[m] is not None and len(given[m]) > 0 for m in MODALITIES
+        }
+
+    def feed(self, batch: list[ModelInputs]) -> dict[str, np.ndarray]:
+        """Pad (or thin) a batch of clips into the model's fixed-size input arrays."""
+        n = len(batch)
+        feed = {
+            "audio": np.zeros((n, self.audio_frames, 74), np.float32),
+            "audio_mask": np.zeros((n, self.audio_frames), np.float32),
+            "visual": np.zeros((n, self.visual_frames, 35), np.float32),
+            "visual_mask": np.zeros((n, self.visual_frames), np.float32),
+            "text": np.zeros((n, self.text_dim), np.float32),
+            "present": np.zeros((n, len(MODALITIES)), np.float32),
+        }
+        for row, inputs in enumerate(batch):
+            used = self.usable(inputs)
+            if used["audio"]:
+                _place(inputs.audio, feed["audio"][row], feed["audio_mask"][row])
+            if used["visual"]:
+                _place(inputs.visual, feed["visual"][row], feed["visual_mask"][row])
+            if used["text"]:
+                feed["text"][row] = inputs.text
+            feed["present"][row] = [float(used[m]) for m in MODALITIES]
+        return feed
+
+    def predict(self, batch: list[ModelInputs]) -> np.ndarray:
+        """Probabilities [len(batch), 8]. A model with a fixed batch of 1 is run clip by clip."""
+        feed = self.feed(batch)
+        if self.backend.input_shape("audio")[0] == 1 and len(batch) > 1:
+            rows = [
+                self.backend.run({k: v[i : i + 1] for k, v in feed.items()})[OUTPUT_NAME]
+                for i in range(len(batch))
+            ]
+            return np.concatenate(rows).astype(np.float32)
+        return self.backend.run(feed)[OUTPUT_NAME].astype(np.float32)
+
+
+def _place(frames: np.ndarray, out: np.ndarray, mask: np.ndarray) -> None:
+    """Copy frames into a fixed-length slot; longer sequences are thinned uniformly, which keeps
+    the mean and (nearly) the max that the model pools over the whole clip."""
+    count = len(frames)
+    if count > len(out):
+        frames = frames[np.linspace(0, count - 1, len(out)).round().astype(int)]
+        count = len(out)
+    out[:count] = frames
+    mask[:count] = 1.0

@@ -1,0 +1,47 @@
+"""The result of one clip, and its JSON line (a shape other tools depend on: keep it stable)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from edgemood.labels import EMOTIONS, MODALITIES, sentiment_of
+
+
+@dataclass
+class Prediction:
+    """Emotion probabilities of one clip, the modalities that fed them, time per stage."""
+
+    file: str
+    probabilities: np.ndarray  # [8], EMOTIONS order
+    modalities: dict[str, bool]
+    notes: list[str] = field(default_factory=list)
+    timings: dict[str, float] = field(default_factory=dict)  # seconds per stage
+    duration: float = 0.0  # seconds of media analysed
+
+    @property
+    def emotion(self) -> str:
+        return EMOTIONS[int(np.argmax(self.probabilities))]
+
+    @property
+    def sentiment(self) -> str:
+        return sentiment_of(self.emotion)
+
+    def to_json(self) -> dict[str, Any]:
+        """``{"file", "emotion", "sentiment", "probabilities", "modalities"}``."""
+        return {
+            "file": self.file,
+            "emotion": self.emotion,
+            "sentiment": self.sentiment,
+            "probabilities": {
+                name: round(float(p), 4) for name, p in zip(EMOTIONS, self.probabilities)
+            },
+            "modalities": {m: bool(self.modalities[m]) for m in MODALITIES},
+        }
+
+
+def error_json(file: str, reason: str) -> dict[str, str]:
+    """The JSON line for a clip that could not be processed."""
+    return {"file": file, "error": reason}

@@ -1,0 +1,114 @@
+"""What ``edgemood train`` and ``edgemood evaluate`` do, kept out of the CLI module so the device
+CLI never imports torch."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+
+from edgemood.features import FeatureExtractor
+from edgemood.train.data import Clip, index_clips, load_features
+from edgemood.train.fit import TrainConfig, train_model
+from edgemood.train.fusion import FusionConfig
+
+
+def default_cache() -> Path:
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base) / "edgemood" / "features"
+
+
+def prepare(data: Path, cache: Path | None, text_encoder: str | None, threads: int) -> list[Clip]:
+    """Index a RAVDESS folder and load (or compute) every clip's features."""
+    from edgemood.text import TextEncoder
+
+    clips = index_clips(data)
+    if not clips:
+        raise SystemExit(f"edgemood: {data}: no RAVDESS-named media files found")
+    encoder, text_id = None, "none"
+    if text_encoder:
+        directory = _text_encoder_dir(text_encoder, cache)
+        encoder = TextEncoder(directory, threads=threads)
+        text_id = str(directory.resolve())
+    extractor = FeatureExtractor(threads=threads, text_encoder=encoder)
+    print(f"{len(clips)} clips under {data}", file=sys.stderr)
+    return load_features(clips, extractor, cache, text_id)
+
+
+def _text_encoder_dir(source: str, cache: Path | None) -> Path:
+    """An exported encoder directory as is; a hub name or a Hugging Face directory is exported
+    once (with Optimum) into the cache."""
+    from edgemood.text import MANIFEST
+
+    path = Path(source)
+    if (path / MANIFEST).is_file():
+        return path
+    from edgemood.train.text_export import export_text_encoder
+
+    out = (cache or default_cache()).parent / "text_encoders" / source.replace("/", "--")
+    if not (out / MANIFEST).is_file():
+        export_text_encoder(source, out)
+    return out
+
+
+def train(
+    data: Path,
+    out: Path,
+    cache: Path | None,
+    text_encoder: str | None,
+    fusion: FusionConfig,
+    config: TrainConfig,
+    validation: bool,
+    evaluation: Path | None,
+    threads: int,
+) -> Path:
+    """Train on every clip of ``data`` and write a model directory.
+
+    With ``validation``, one male and one female actor are held out for early stopping; without
+    it, all actors train for exactly ``config.epochs`` epochs (choose it from an evaluation's
+    best epochs), which is how the shipped model uses every actor.
+    """
+    from edgemood.train.evaluate import validation_actors
+    from edgemood.train.model_dir import write_model_dir
+
+    clips = prepare(data, cache, text_encoder, threads)
+    actors = sorted({c.actor for c in clips})
+    val_actors = validation_actors(actors, config.seed) if validation else set()
+    train_clips = [c for c in clips if c.actor not in val_actors]
+    val_clips = [c for c in clips if c.actor in val_actors] or None
+    net, history = train_model(train_clips, val_clips, fusion, config)
+    last = history["history"][history["best_epoch"] - 1] if history["history"] else {}
+    extra = {
+        "training": {
+            "data": "RAVDESS speech (Livingstone & Russo 2018), file names as labels",
+            "data_dir": str(data),
+            "clips": len(train_clips),
+            "actors": sorted({c.actor for c in train_clips}),
+            "validation_actors": sorted(val_actors),
+            "protocol": "early stopping on held-out actors"
+            if val_actors
+            else f"all listed actors, fixed {config.epochs} epochs",
+            "best_epoch": history["best_epoch"],
+            "validation": {k: v for k, v in last.items() if k.startswith("val_")},
+            "config": config.to_dict(),
+            "text_encoder": text_encoder,
+        },
+    }
+    if evaluation is not None:
+        extra["metrics"] = _evaluation_summary(evaluation)
+    return write_model_dir(net, out, extra)
+
+
+def _evaluation_summary(paths: Path) -> dict:
+    """Summaries of evaluation report.json files (a file, or a folder holding them)."""
+    files = [paths] if paths.is_file() else sorted(paths.rglob("report.json"))
+    summary = {}
+    for file in files:
+        report = json.loads(file.read_text(encoding="utf-8"))
+        summary[report["protocol"]] = {
+            "summary": report["summary"],
+            "clips": report["clips"],
+            "actors": report["actors"],
+        }
+    return summary

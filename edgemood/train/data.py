@@ -1,0 +1,131 @@
+"""RAVDESS data for training: index a folder by file names, extract features once into a cache.
+
+Works on the audio-only release (``Actor_XX/03-01-...flac|wav``) and on the audio-visual one
+(``Actor_XX/01-01-...mp4``, ``02-01-...mp4``) alike: each file gives whatever it holds.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import sys
+import tempfile
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from edgemood.errors import EdgemoodError
+from edgemood.features import FeatureExtractor
+from edgemood.labels import MODALITIES
+from edgemood.model import ModelInputs
+from edgemood.ravdess import RavdessName, parse_name
+
+MEDIA_SUFFIXES = {".wav", ".flac", ".mp4", ".mkv", ".avi", ".mov", ".webm"}
+# Bump when a feature's definition changes: cached features of an older version are recomputed.
+FEATURE_VERSION = "1"
+
+# The speaker-independent protocol of ../shared/ravdess/folds.json: 5 folds of 4 actors
+# (2 male = odd, 2 female = even); train on the other actors.
+SPEAKER_FOLDS: tuple[tuple[int, ...], ...] = (
+    (1, 2, 3, 4),
+    (5, 6, 7, 8),
+    (9, 10, 11, 12),
+    (13, 14, 15, 16),
+    (17, 18, 19, 20),
+)
+
+
+@dataclass
+class Clip:
+    """A labelled clip and its features (filled by load_features)."""
+
+    path: Path
+    name: RavdessName
+    inputs: ModelInputs | None = None
+
+    @property
+    def label(self) -> int:
+        return self.name.label
+
+    @property
+    def actor(self) -> int:
+        return self.name.actor
+
+
+def index_clips(root: Path) -> list[Clip]:
+    """Every RAVDESS-named media file under ``root``, sorted by path.
+
+    Args:
+        root: a folder such as ``ravdess/audio`` with ``Actor_XX`` sub-folders.
+    Returns:
+        The clips; files whose names are not RAVDESS names are ignored.
+    """
+    clips = []
+    for path in sorted(Path(root).rglob("*")):
+        if path.suffix.lower() in MEDIA_SUFFIXES and path.is_file():
+            name = parse_name(path)
+            if name is not None:
+                clips.append(Clip(path, name))
+    return clips
+
+
+def _cache_key(path: Path, text_id: str) -> str:
+    stat = path.stat()
+    key = f"{path.resolve()}|{stat.st_size}|{stat.st_mtime_ns}|{FEATURE_VERSION}|{text_id}"
+    return hashlib.sha1(key.encode()).hexdigest()
+
+
+def _save(path: Path, inputs: ModelInputs) -> None:
+    arrays = {m: getattr(inputs, m) for m in MODALITIES if getattr(inputs, m) is not None}
+    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".npz.tmp")
+    with os.fdopen(fd, "wb") as handle:
+        np.savez(handle, **arrays)
+    os.replace(tmp, path)
+
+
+def _load(path: Path) -> ModelInputs:
+    with np.load(path) as data:
+        return ModelInputs(**{m: data[m] for m in MODALITIES if m in data.files})
+
+
+def load_features(
+    clips: Sequence[Clip],
+    extractor: FeatureExtractor,
+    cache_dir: Path | None,
+    text_id: str = "none",
+    progress: bool = True,
+) -> list[Clip]:
+    """Fill ``clip.inputs`` for every clip, from the cache when it is there.
+
+    Args:
+        clips: from index_clips.
+        extractor: computes the features on a cache miss.
+        cache_dir: where per-clip .npz files live (None: no cache).
+        text_id: names the text encoder, so text vectors of different encoders never mix.
+        progress: show a progress bar on stderr.
+    Returns:
+        The clips that have at least one modality (unreadable ones are reported and dropped).
+    """
+    import typer
+
+    if cache_dir is not None:
+        cache_dir.mkdir(parents=True, exist_ok=True)
+    kept = []
+    with typer.progressbar(clips, label="features", file=sys.stderr, hidden=not progress) as bar:
+        for clip in bar:
+            cached = cache_dir / f"{_cache_key(clip.path, text_id)}.npz" if cache_dir else None
+            if cached is not None and cached.exists():
+                clip.inputs = _load(cached)
+            else:
+                try:
+                    clip.inputs, _ = extractor(clip.path)
+                except EdgemoodError as exc:
+                    print(f"edgemood: skipped {exc}", file=sys.stderr)
+                    continue
+                if cached is not None:
+                    _save(cached, clip.inputs)
+            if any(getattr(clip.inputs, m) is not None for m in MODALITIES):
+                kept.append(clip)
+    return kept

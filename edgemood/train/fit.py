@@ -1,0 +1,228 @@
+"""Training the fusion model: modality dropout, time-crop augmentation, early stopping."""
+
+from __future__ import annotations
+
+import copy
+import math
+import sys
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+
+import numpy as np
+import torch
+
+from edgemood.labels import MODALITIES
+from edgemood.train.data import Clip
+from edgemood.train.fusion import FusionConfig, FusionNet
+from edgemood.train.model_dir import AUDIO_MAX_FRAMES, VISUAL_MAX_FRAMES
+
+
+@dataclass
+class TrainConfig:
+    epochs: int = 300
+    patience: int = 40  # epochs without a better validation loss before stopping
+    batch_size: int = 32
+    lr: float = 2e-3
+    weight_decay: float = 1e-3
+    modality_dropout: float = 0.3  # chance to hide each modality of a clip (one always stays)
+    min_crop: float = 0.6  # a random window of at least this fraction of the frames is kept
+    noise: float = 0.1  # Gaussian noise on standardised features
+    label_smoothing: float = 0.05
+    seed: int = 0
+    device: str = "auto"
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def pick_device(name: str) -> torch.device:
+    """'auto' -> CUDA when present, else CPU."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(name)
+
+
+def batch_arrays(clips: Sequence[Clip], trained: dict[str, bool]) -> dict[str, np.ndarray]:
+    """Pad clips into arrays; lengths up to the longest clip (at most the export maximum)."""
+    n = len(clips)
+
+    def frames(modality: str, cap: int, dim: int) -> tuple[np.ndarray, np.ndarray]:
+        seqs = [getattr(c.inputs, modality) for c in clips]
+        length = max([len(s) for s in seqs if s is not None] + [1])
+        length = min(length, cap)
+        data = np.zeros((n, length, dim), np.float32)
+        mask = np.zeros((n, length), np.float32)
+        for i, seq in enumerate(seqs):
+            if seq is not None and trained[modality] and len(seq):
+                if len(seq) > length:  # same thinning as the device runtime
+                    seq = seq[np.linspace(0, len(seq) - 1, length).round().astype(int)]
+                data[i, : len(seq)] = seq
+                mask[i, : len(seq)] = 1.0
+        return data, mask
+
+    audio, audio_mask = frames("audio", AUDIO_MAX_FRAMES, 74)
+    visual, visual_mask = frames("visual", VISUAL_MAX_FRAMES, 35)
+    text = np.zeros((n, 768), np.float32)
+    for i, clip in enumerate(clips):
+        if clip.inputs.text is not None and trained["text"]:
+            text[i] = clip.inputs.text
+    present = np.stack(
+        [audio_mask.max(1), visual_mask.max(1), np.abs(text).max(1) > 0], axis=1
+    ).astype(np.float32)
+    return {
+        "audio": audio,
+        "audio_mask": audio_mask,
+        "visual": visual,
+        "visual_mask": visual_mask,
+        "text": text,
+        "present": present,
+    }
+
+
+def _normalise(net: FusionNet, arrays: dict[str, np.ndarray]) -> None:
+    for modality in ("audio", "visual"):
+        mask = arrays[f"{modality}_mask"].astype(bool)
+        if mask.any():
+            frames = arrays[modality][mask]
+            net.set_normalisation(
+                modality, torch.from_numpy(frames.mean(0)), torch.from_numpy(frames.std(0))
+            )
+
+
+def _augment(
+    batch: dict[str, torch.Tensor],
+    config: TrainConfig,
+    gen: torch.Generator,
+    stds: dict[str, torch.Tensor],
+) -> None:
+    """In place: random time crop (as a mask window), feature noise, modality dropout."""
+    for modality in ("audio", "visual"):
+        mask = batch[f"{modality}_mask"]
+        lengths = mask.sum(1)
+        keep = config.min_crop + (1 - config.min_crop) * torch.rand(len(mask), generator=gen)
+        window = (lengths * keep).ceil()
+        start = ((lengths - window) * torch.rand(len(mask), generator=gen)).floor()
+        steps = torch.arange(mask.shape[1]).unsqueeze(0)
+        inside = (steps >= start.unsqueeze(1)) & (steps < (start + window).unsqueeze(1))
+        batch[f"{modality}_mask"] = mask * inside.to(mask.dtype)
+        # Noise in units of each feature's spread (the model standardises by the same std).
+        noise = torch.randn(batch[modality].shape, generator=gen) * stds[modality]
+        batch[modality] = batch[modality] + config.noise * noise
+    present = batch["present"]
+    drop = (torch.rand(present.shape, generator=gen) < config.modality_dropout).float()
+    kept = present * (1 - drop)
+    # A clip must keep at least one modality: where all were dropped, restore the originals.
+    none_left = kept.sum(1, keepdim=True) == 0
+    batch["present"] = torch.where(none_left, present, kept)
+
+
+def _to(arrays: dict[str, np.ndarray], index: np.ndarray, device: torch.device) -> dict:
+    return {k: torch.from_numpy(v[index]).to(device) for k, v in arrays.items()}
+
+
+def predict_arrays(
+    net: FusionNet, arrays: dict[str, np.ndarray], device: torch.device, batch: int = 256
+) -> np.ndarray:
+    """Probabilities [N, 8] for padded arrays (eval mode, no augmentation)."""
+    net.eval()
+    out = []
+    with torch.no_grad():
+        for start in range(0, len(arrays["audio"]), batch):
+            index = np.arange(start, min(start + batch, len(arrays["audio"])))
+            feed = _to(arrays, index, device)
+            out.append(net(**feed).cpu().numpy())
+    return np.concatenate(out)
+
+
+def trained_modalities(clips: Sequence[Clip]) -> dict[str, bool]:
+    """A modality is trained when the training clips carry it."""
+    return {m: any(getattr(c.inputs, m) is not None for c in clips) for m in MODALITIES}
+
+
+def train_model(
+    train: Sequence[Clip],
+    val: Sequence[Clip] | None,
+    fusion: FusionConfig | None = None,
+    config: TrainConfig | None = None,
+    log=None,
+) -> tuple[FusionNet, dict]:
+    """Train the fusion model.
+
+    Args:
+        train: clips with features.
+        val: validation clips (other actors); None trains for exactly ``config.epochs``.
+        fusion: architecture (its ``trained`` flags are set from the data).
+        config: optimisation settings.
+        log: callable(str) for progress lines (default: stderr).
+    Returns:
+        (model on the CPU, best weights restored; history dict).
+    """
+    fusion = copy.deepcopy(fusion or FusionConfig())
+    config = config or TrainConfig()
+    log = log or (lambda line: print(line, file=sys.stderr))
+    torch.manual_seed(config.seed)
+    gen = torch.Generator().manual_seed(config.seed)
+    rng = np.random.default_rng(config.seed)
+    device = pick_device(config.device)
+
+    fusion.trained = trained_modalities(train)
+    net = FusionNet(fusion)
+    arrays = batch_arrays(train, fusion.trained)
+    labels = np.array([c.label for c in train])
+    _normalise(net, arrays)
+    # Noise is scaled to each feature's spread, so standardised noise of config.noise.
+    stds = {}
+    for modality in ("audio", "visual"):
+        encoder = getattr(net, modality)
+        stds[modality] = encoder.std.clone() if encoder is not None else torch.ones(1)
+    val_arrays = batch_arrays(val, fusion.trained) if val else None
+    val_labels = np.array([c.label for c in val]) if val else None
+
+    net.to(device)
+    optimiser = torch.optim.AdamW(net.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+    steps_per_epoch = math.ceil(len(train) / config.batch_size)
+    schedule = torch.optim.lr_scheduler.OneCycleLR(
+        optimiser, max_lr=config.lr, total_steps=config.epochs * steps_per_epoch
+    )
+    loss_fn = torch.nn.CrossEntropyLoss(label_smoothing=config.label_smoothing)
+    best = (math.inf, -1.0)
+    best_state, best_epoch, history = None, 0, []
+    for epoch in range(1, config.epochs + 1):
+        net.train()
+        order = rng.permutation(len(train))
+        total = 0.0
+        for start in range(0, len(order), config.batch_size):
+            index = order[start : start + config.batch_size]
+            batch = {k: torch.from_numpy(v[index]) for k, v in arrays.items()}
+            _augment(batch, config, gen, stds)
+            feed = {k: v.to(device) for k, v in batch.items()}
+            target = torch.from_numpy(labels[index]).to(device)
+            loss = loss_fn(net.logits(**feed), target)
+            optimiser.zero_grad()
+            loss.backward()
+            optimiser.step()
+            schedule.step()
+            total += float(loss) * len(index)
+        record = {"epoch": epoch, "train_loss": total / len(train)}
+        if val_arrays is not None:
+            probs = predict_arrays(net, val_arrays, device)
+            val_loss = float(-np.log(probs[np.arange(len(probs)), val_labels] + 1e-9).mean())
+            val_acc = float((probs.argmax(1) == val_labels).mean())
+            record.update(val_loss=val_loss, val_accuracy=val_acc)
+            if (val_loss, -val_acc) < best:
+                best = (val_loss, -val_acc)
+                best_state = copy.deepcopy(net.state_dict())
+                best_epoch = epoch
+            elif epoch - best_epoch >= config.patience:
+                history.append(record)
+                log(f"early stop at epoch {epoch}; best epoch {best_epoch}")
+                break
+        history.append(record)
+        if epoch % 25 == 0:
+            log(" ".join(f"{k}={v:.4g}" for k, v in record.items()))
+    if best_state is not None:
+        net.load_state_dict(best_state)
+    else:
+        best_epoch = len(history)
+    net.to("cpu").eval()
+    return net, {"best_epoch": best_epoch, "epochs_run": len(history), "history": history}

@@ -1,0 +1,135 @@
+"""The paper's fusion model in PyTorch, with the same graph interface the device runs as ONNX.
+
+Per modality a fully connected layer + ReLU into 128 (applied per frame for audio and visual, then
+masked pooling over time), concatenation to 384, a hidden layer with ReLU and dropout, softmax over
+the 8 emotions. ``present`` (audio, visual, text) zeroes a missing modality's 128-d slot, so any
+modality can be absent; an untrained modality's encoder is not built at all, its slot is always
+zero, and the exported file carries no weights for it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+import torch
+from torch import nn
+
+from edgemood.labels import EMOTIONS, MODALITIES
+
+EMBED = 128
+POOLINGS = ("mean", "max", "mean+max")
+
+
+@dataclass
+class FusionConfig:
+    audio_dim: int = 74
+    visual_dim: int = 35
+    text_dim: int = 768
+    hidden: int = 128
+    dropout: float = 0.3
+    # "mean+max" adds the masked mean and the masked max of the per-frame encodings: both are
+    # 128-d, so the slot stays 128 as in the paper while keeping peaks (a shout) and level.
+    pooling: str = "mean+max"
+    trained: dict[str, bool] = field(
+        default_factory=lambda: {"audio": True, "visual": True, "text": True}
+    )
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+class _FrameEncoder(nn.Module):
+    """Standardise per-frame features, FC + ReLU into 128, then masked pooling over time."""
+
+    def __init__(self, dim: int, pooling: str) -> None:
+        super().__init__()
+        self.register_buffer("mean", torch.zeros(dim))
+        self.register_buffer("std", torch.ones(dim))
+        self.fc = nn.Linear(dim, EMBED)
+        self.pooling = pooling
+
+    def forward(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        m = mask.unsqueeze(-1)
+        h = torch.relu(self.fc((x - self.mean) / self.std)) * m
+        # ReLU outputs are >= 0, so a masked max over h*m is the max over real frames (0 if none).
+        mean = h.sum(1) / m.sum(1).clamp(min=1.0)
+        if self.pooling == "mean":
+            return mean
+        peak = h.amax(1)
+        return peak if self.pooling == "max" else mean + peak
+
+
+class _VectorEncoder(nn.Module):
+    def __init__(self, dim: int) -> None:
+        super().__init__()
+        self.fc = nn.Linear(dim, EMBED)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.relu(self.fc(x))
+
+
+def _zeros(*inputs: torch.Tensor) -> torch.Tensor:
+    """A zero 128-d slot that still reads its inputs: the ONNX exporter drops unused inputs, and
+    every exported model must keep the same six-input interface."""
+    first = sum(x.flatten(1)[:, :1] for x in inputs)
+    return (first * 0.0).expand(-1, EMBED)
+
+
+class FusionNet(nn.Module):
+    """Takes the six named inputs, returns probabilities (``logits=True``: pre-softmax scores)."""
+
+    def __init__(self, config: FusionConfig) -> None:
+        super().__init__()
+        if config.pooling not in POOLINGS:
+            raise ValueError(f"pooling must be one of {POOLINGS}")
+        self.config = config
+        trained = config.trained
+        self.audio = _FrameEncoder(config.audio_dim, config.pooling) if trained["audio"] else None
+        self.visual = (
+            _FrameEncoder(config.visual_dim, config.pooling) if trained["visual"] else None
+        )
+        self.text = _VectorEncoder(config.text_dim) if trained["text"] else None
+        self.head = nn.Sequential(
+            nn.Linear(EMBED * len(MODALITIES), config.hidden),
+            nn.ReLU(),
+            nn.Dropout(config.dropout),
+            nn.Linear(config.hidden, len(EMOTIONS)),
+        )
+
+    def logits(
+        self,
+        audio: torch.Tensor,
+        audio_mask: torch.Tensor,
+        visual: torch.Tensor,
+        visual_mask: torch.Tensor,
+        text: torch.Tensor,
+        present: torch.Tensor,
+    ) -> torch.Tensor:
+        slots = [
+            self.audio(audio, audio_mask) if self.audio is not None else _zeros(audio, audio_mask),
+            self.visual(visual, visual_mask)
+            if self.visual is not None
+            else _zeros(visual, visual_mask),
+            self.text(text) if self.text is not None else _zeros(text),
+        ]
+        fused = torch.cat([s * present[:, i : i + 1] for i, s in enumerate(slots)], dim=1)
+        return self.head(fused)
+
+    def forward(
+        self,
+        audio: torch.Tensor,
+        audio_mask: torch.Tensor,
+        visual: torch.Tensor,
+        visual_mask: torch.Tensor,
+        text: torch.Tensor,
+        present: torch.Tensor,
+    ) -> torch.Tensor:
+        scores = self.logits(audio, audio_mask, visual, visual_mask, text, present)
+        return torch.softmax(scores, dim=-1)
+
+    def set_normalisation(self, modality: str, mean: torch.Tensor, std: torch.Tensor) -> None:
+        """Bake the training set's feature mean/std into the model (exported with it)."""
+        encoder = getattr(self, modality)
+        if encoder is not None:
+            encoder.mean.copy_(mean)
+            encoder.std.copy_(std.clamp(min=1e-4))

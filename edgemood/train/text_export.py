@@ -1,0 +1,44 @@
+"""Export a DistilBERT (hub name on the workstation, or a local directory) to an edgemood text
+encoder directory with Hugging Face Optimum (optimum-onnx); see ``edgemood.text`` for the layout.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from edgemood.text import MANIFEST, MAX_TOKENS
+
+
+def export_text_encoder(source: str, out_dir: str | Path, opset: int = 17) -> Path:
+    """Export the encoder and its tokenizer.
+
+    Args:
+        source: a hub name such as ``distilbert-base-uncased`` (needs the hub, as on the owner's
+            workstation) or a local directory holding the model and its fast tokenizer.
+        out_dir: the encoder directory to write.
+        opset: ONNX opset.
+    Returns:
+        ``out_dir``.
+    """
+    from optimum.exporters.onnx import main_export
+    from transformers import AutoConfig, AutoTokenizer
+
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    main_export(source, output=out, task="feature-extraction", opset=opset, do_validation=False)
+    tokenizer = AutoTokenizer.from_pretrained(source)
+    if not tokenizer.is_fast:
+        raise ValueError(f"{source}: needs a fast tokenizer (tokenizer.json)")
+    tokenizer.backend_tokenizer.save(str(out / "tokenizer.json"))
+    config = AutoConfig.from_pretrained(source)
+    manifest = {
+        "model": "model.onnx",
+        "tokenizer": "tokenizer.json",
+        "max_tokens": MAX_TOKENS,
+        "dim": int(getattr(config, "dim", getattr(config, "hidden_size", 768))),
+        "pooling": "masked mean of last_hidden_state",
+        "source": source,
+    }
+    (out / MANIFEST).write_text(json.dumps(manifest, indent=1) + "\n", encoding="utf-8")
+    return out

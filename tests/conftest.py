@@ -1,0 +1,67 @@
+"""Shared fixtures: real RAVDESS clips (committed), clips made from real face images, and fusion
+models built with random weights through the real training-layer export path."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+FIXTURES = Path(__file__).parent / "fixtures"
+ANGRY = FIXTURES / "03-01-05-02-01-01-01.flac"
+HAPPY = FIXTURES / "03-01-03-02-02-01-02.flac"
+SAD = FIXTURES / "03-01-04-01-01-01-03.flac"
+
+
+def build_model_dir(directory: Path, trained: dict[str, bool], seed: int = 0) -> Path:
+    """A fusion model with random weights, written as the training layer writes real ones."""
+    import torch
+
+    from edgemood.train.fusion import FusionConfig, FusionNet
+    from edgemood.train.model_dir import write_model_dir
+
+    torch.manual_seed(seed)
+    net = FusionNet(FusionConfig(trained=trained)).eval()
+    return write_model_dir(net, directory, {"training": {"data": "random weights (test)"}})
+
+
+@pytest.fixture(scope="session")
+def full_model(tmp_path_factory) -> Path:
+    """All three branches present (random weights)."""
+    trained = {"audio": True, "visual": True, "text": True}
+    return build_model_dir(tmp_path_factory.mktemp("full_model"), trained)
+
+
+@pytest.fixture(scope="session")
+def av_model(tmp_path_factory) -> Path:
+    """Audio and visual branches (random weights), no text."""
+    trained = {"audio": True, "visual": True, "text": False}
+    return build_model_dir(tmp_path_factory.mktemp("av_model"), trained)
+
+
+@pytest.fixture(scope="session")
+def audio_model(tmp_path_factory) -> Path:
+    """Audio branch only, as the shipped model (random weights)."""
+    trained = {"audio": True, "visual": False, "text": False}
+    return build_model_dir(tmp_path_factory.mktemp("audio_model"), trained)
+
+
+@pytest.fixture(scope="session")
+def face_clip(tmp_path_factory) -> Path:
+    """An mp4: the astronaut photo (a real face) with a RAVDESS happy voice track."""
+    from media import face_image, read_audio, write_clip
+
+    path = tmp_path_factory.mktemp("clips") / "astronaut_happy.mp4"
+    return write_clip(path, face_image("astronaut"), read_audio(HAPPY))
+
+
+@pytest.fixture(scope="session")
+def silent_video(tmp_path_factory) -> Path:
+    """An mp4 with a face and no audio stream."""
+    from media import face_image, write_clip
+
+    path = tmp_path_factory.mktemp("clips") / "grace_hopper_mute.mp4"
+    return write_clip(path, face_image("grace_hopper"), None, seconds=2.0)

@@ -1,0 +1,121 @@
+"""The training layer end to end on a tiny RAVDESS-named folder: index, cache, train, evaluate,
+write a model directory that the device runtime loads."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import numpy as np
+import pytest
+from conftest import ANGRY, HAPPY, SAD
+from typer.testing import CliRunner
+
+from edgemood.cli import app
+from edgemood.model import FusionModel
+from edgemood.train.data import index_clips
+from edgemood.train.evaluate import stratified_split, validation_actors
+from edgemood.train.metrics import auc, classification_report, expected_calibration_error
+
+runner = CliRunner()
+
+
+@pytest.fixture(scope="module")
+def tiny_ravdess(tmp_path_factory):
+    """8 actors x 3 emotions, the committed clips under RAVDESS names (labels follow the names)."""
+    root = tmp_path_factory.mktemp("ravdess")
+    sources = {"05": ANGRY, "03": HAPPY, "04": SAD}
+    for actor in range(1, 9):
+        folder = root / f"Actor_{actor:02d}"
+        folder.mkdir()
+        for emotion, source in sources.items():
+            shutil.copy(source, folder / f"03-01-{emotion}-01-01-01-{actor:02d}.flac")
+    (root / "README.txt").write_text("not a clip")
+    return root
+
+
+def test_index_reads_labels_and_actors_from_names(tiny_ravdess):
+    clips = index_clips(tiny_ravdess)
+    assert len(clips) == 24
+    assert {c.actor for c in clips} == set(range(1, 9))
+    assert {c.name.emotion for c in clips} == {"angry", "happy", "sad"}
+
+
+def test_train_writes_a_model_the_runtime_loads(tiny_ravdess, tmp_path):
+    out = tmp_path / "model"
+    cache = tmp_path / "cache"
+    args = ["train", "--data", str(tiny_ravdess), "--out", str(out), "--cache", str(cache)]
+    result = runner.invoke(app, [*args, "--epochs", "5", "--device", "cpu"])
+    assert result.exit_code == 0, result.output
+    assert len(list(cache.glob("*.npz"))) == 24
+    card = json.loads((out / "model.json").read_text())
+    assert card["trained"] == {"audio": True, "visual": False, "text": False}
+    assert len(card["training"]["validation_actors"]) == 2
+    assert "CC BY-NC-SA 4.0" in card["licence"]
+    model = FusionModel(out)
+    assert model.trained["audio"] and not model.trained["visual"]
+    # A second run reuses the cache: same features, no re-extraction needed.
+    before = {p.name: p.stat().st_mtime_ns for p in cache.glob("*.npz")}
+    result = runner.invoke(app, [*args, "--epochs", "1", "--no-validation", "--device", "cpu"])
+    assert result.exit_code == 0, result.output
+    assert {p.name: p.stat().st_mtime_ns for p in cache.glob("*.npz")} == before
+    card = json.loads((out / "model.json").read_text())
+    assert card["training"]["validation_actors"] == []
+    assert card["training"]["actors"] == list(range(1, 9))
+
+
+def test_evaluate_speaker_protocol_keeps_actors_apart(tiny_ravdess, tmp_path):
+    out = tmp_path / "eval"
+    result = runner.invoke(
+        app,
+        [
+            "evaluate",
+            "--data",
+            str(tiny_ravdess),
+            "--protocol",
+            "speaker",
+            "--out",
+            str(out),
+            "--cache",
+            str(tmp_path / "cache"),
+            "--epochs",
+            "3",
+            "--device",
+            "cpu",
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    report = json.loads((out / "report.json").read_text())
+    assert [f["name"].split(" (")[0] for f in report["folds"]] == ["fold 1", "fold 2"]
+    assert set(report["summary"]) == {"audio"}
+    pooled = report["pooled"]["audio"]
+    assert pooled["n"] == 24 and np.array(pooled["confusion"]).sum() == 24
+    assert set(pooled["per_class"]) >= {"angry", "happy", "sad"}
+    assert (out / "confusion_speaker_audio.png").stat().st_size > 1000
+    assert "| angry |" in (out / "report.md").read_text()
+
+
+def test_validation_actors_are_one_male_one_female():
+    chosen = validation_actors(list(range(5, 21)), seed=3)
+    assert len(chosen) == 2 and {a % 2 for a in chosen} == {0, 1}
+
+
+def test_stratified_split_keeps_class_shares():
+    labels = np.repeat(np.arange(8), [40] + [80] * 7)
+    first, second = stratified_split(labels, 0.2, seed=0)
+    assert len(set(first) & set(second)) == 0 and len(first) + len(second) == len(labels)
+    assert np.bincount(labels[second]).tolist() == [8] + [16] * 7
+
+
+def test_metrics_on_known_values():
+    probs = np.array([[0.9, 0.1], [0.2, 0.8], [0.6, 0.4], [0.3, 0.7]])
+    probs = np.pad(probs, ((0, 0), (0, 6)))
+    labels = np.array([0, 1, 1, 0])
+    report = classification_report(probs, labels)
+    assert report["accuracy"] == 0.5
+    assert report["per_class"]["neutral"]["precision"] == 0.5
+    assert report["per_class"]["neutral"]["support"] == 2
+    assert auc(np.array([0.1, 0.4, 0.35, 0.8]), np.array([False, False, True, True])) == 0.75
+    perfect = np.eye(8)[labels]
+    assert expected_calibration_error(perfect, labels) == 0.0
+    assert expected_calibration_error(np.full((4, 8), 1 / 8), labels) > 0.2
