@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sys
 from pathlib import Path
@@ -20,20 +21,20 @@ app = typer.Typer(
 
 ModelOption = Annotated[
     Optional[Path],  # noqa: UP045 (typer reads the annotation at runtime on Python 3.10)
-    typer.Option("--model", "-m", help="Model directory or .onnx/.tflite file [default: bundled]."),
+    typer.Option("--model", "-m", help="Model directory or .onnx/.tflite file (default: the bundled model)."),
 ]
 BackendOption = Annotated[
     Optional[str],  # noqa: UP045
-    typer.Option(help="Runtime: onnx or tflite [default: the model directory's default file]."),
+    typer.Option(help="Runtime: onnx or tflite (default: the model directory's default)."),
 ]
 PrecisionOption = Annotated[
     Optional[str],  # noqa: UP045
-    typer.Option(help="fp32 or int8 [default: the model directory's default file]."),
+    typer.Option(help="fp32 or int8 (default: the model directory's default)."),
 ]
 ThreadsOption = Annotated[int, typer.Option(min=1, help="Threads per runtime session.")]
 TextEncoderOption = Annotated[
     Optional[Path],  # noqa: UP045
-    typer.Option(help="Directory of an exported text encoder [env: EDGEMOOD_TEXT_ENCODER]."),
+    typer.Option(help="Directory of an exported text encoder (or $EDGEMOOD_TEXT_ENCODER)."),
 ]
 
 
@@ -102,7 +103,13 @@ def infer(
         _fail(str(exc), exc.exit_code, debug)
 
     failed = 0
-    progress = typer.progressbar(clips, label="clips", file=sys.stderr, hidden=len(clips) < 2)
+    # A progress bar on stderr for several clips, and only on a terminal: stdout stays clean for
+    # --json, and logs (a service, a pipe) get the error lines alone.
+    progress = (
+        typer.progressbar(clips, label="clips", file=sys.stderr)
+        if len(clips) > 1 and sys.stderr.isatty()
+        else contextlib.nullcontext(clips)
+    )
     with progress as bar:
         for clip in bar:
             try:
@@ -139,7 +146,7 @@ DataOption = Annotated[
 ]
 CacheOption = Annotated[
     Optional[Path],  # noqa: UP045
-    typer.Option(help="Feature cache folder [default: ~/.cache/edgemood/features]."),
+    typer.Option(help="Feature cache folder (default: ~/.cache/edgemood/features)."),
 ]
 TrainTextOption = Annotated[
     Optional[str],  # noqa: UP045
@@ -170,7 +177,7 @@ def train(
     text_encoder: TrainTextOption = None,
     epochs: Annotated[
         int, typer.Option(min=1, help="Maximum (or, with --no-validation, exact) epochs.")
-    ] = 300,
+    ] = 150,
     validation: Annotated[
         bool,
         typer.Option(help="Hold out one male and one female actor for early stopping."),
@@ -182,10 +189,10 @@ def train(
     seed: int = 0,
     device: DeviceOption = "auto",
     hidden: Annotated[int, typer.Option(help="Width of the fusion hidden layer.")] = 128,
-    pooling: Annotated[str, typer.Option(help="mean, max or mean+max over time.")] = "mean+max",
+    pooling: Annotated[str, typer.Option(help="mean, max or mean+max over time.")] = "mean",
     threads: ThreadsOption = 1,
 ) -> None:
-    """Train the fusion model on a RAVDESS folder and write a model directory (needs [train])."""
+    """Train the fusion model on a RAVDESS folder and write a model directory (needs the train extra)."""
     _need_train_extra()
     from edgemood.train.commands import train as run
 
@@ -215,15 +222,15 @@ def evaluate(
     ),
     cache: CacheOption = None,
     text_encoder: TrainTextOption = None,
-    epochs: Annotated[int, typer.Option(min=1, help="Maximum epochs (early stopping).")] = 300,
+    epochs: Annotated[int, typer.Option(min=1, help="Maximum epochs (early stopping).")] = 150,
     seed: int = 0,
     device: DeviceOption = "auto",
     hidden: Annotated[int, typer.Option(help="Width of the fusion hidden layer.")] = 128,
-    pooling: Annotated[str, typer.Option(help="mean, max or mean+max over time.")] = "mean+max",
+    pooling: Annotated[str, typer.Option(help="mean, max or mean+max over time.")] = "mean",
     threads: ThreadsOption = 1,
 ) -> None:
     """Train and test under a protocol; report accuracy, macro P/R/F1, per-class table, AUC,
-    confusion matrix (PNG) and calibration (needs [train])."""
+    confusion matrix (PNG) and calibration (needs the train extra)."""
     _need_train_extra()
     if protocol not in ("speaker", "random"):
         _fail(f"unknown protocol {protocol!r} (speaker or random)", 2)

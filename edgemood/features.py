@@ -18,8 +18,9 @@ from edgemood.labels import MODALITIES
 from edgemood.model import ModelInputs
 from edgemood.text import TextEncoder, resolve_transcript
 
-# Below this RMS (about -60 dBFS) a track is treated as silence: no voice to read emotion from.
-SILENCE_RMS = 1e-3
+# A track whose loudest sample stays under -60 dBFS is silence: no voice to read emotion from.
+# (Peak, not RMS: the quietest RAVDESS takes have an RMS of -64 dBFS but peaks near -42 dBFS.)
+SILENCE_PEAK = 1e-3
 
 
 class FeatureExtractor:
@@ -81,7 +82,7 @@ class FeatureExtractor:
             timings["decode"] = time.perf_counter() - clock
             if samples is None or samples.size == 0:
                 notes.append("audio track is empty")
-            elif float(np.sqrt(np.mean(np.square(samples, dtype=np.float64)))) < SILENCE_RMS:
+            elif float(np.abs(samples).max()) < SILENCE_PEAK:
                 notes.append("audio is silent")
             else:
                 clock = time.perf_counter()

@@ -110,3 +110,18 @@ def test_device_runtime_imports_no_torch_or_transformers(av_model):
     assert result.returncode == 0, result.stderr
     assert '"emotion"' in result.stdout
     assert "HEAVY []" in result.stdout
+
+
+def test_silence_is_reported_quiet_speech_is_not(audio_model, tmp_path):
+    from media import read_audio, write_clip
+
+    speech = read_audio(HAPPY)
+    silent = write_clip(tmp_path / "silent.mkv", None, speech * 0.0)
+    quiet = write_clip(tmp_path / "quiet.mkv", None, speech * 0.05)  # about -45 dBFS peaks
+    result = runner.invoke(
+        app, ["infer", "--json", "-m", str(audio_model), str(silent), str(quiet)]
+    )
+    assert result.exit_code == 2
+    silent_line, quiet_line = _lines(result.stdout)
+    assert "audio is silent" in silent_line["error"]
+    assert quiet_line["modalities"]["audio"] is True

@@ -19,14 +19,14 @@ from edgemood.train.model_dir import AUDIO_MAX_FRAMES, VISUAL_MAX_FRAMES
 
 @dataclass
 class TrainConfig:
-    epochs: int = 300
+    epochs: int = 150
     patience: int = 40  # epochs without a better validation loss before stopping
     batch_size: int = 32
-    lr: float = 2e-3
+    lr: float = 1e-3
     weight_decay: float = 1e-3
     modality_dropout: float = 0.3  # chance to hide each modality of a clip (one always stays)
-    min_crop: float = 0.6  # a random window of at least this fraction of the frames is kept
-    noise: float = 0.1  # Gaussian noise on standardised features
+    min_crop: float = 0.4  # a random window of at least this fraction of the frames is kept
+    noise: float = 0.3  # Gaussian noise on standardised features
     label_smoothing: float = 0.05
     seed: int = 0
     device: str = "auto"
@@ -202,7 +202,7 @@ def train_model(
             loss.backward()
             optimiser.step()
             schedule.step()
-            total += float(loss) * len(index)
+            total += loss.item() * len(index)
         record = {"epoch": epoch, "train_loss": total / len(train)}
         if val_arrays is not None:
             probs = predict_arrays(net, val_arrays, device)

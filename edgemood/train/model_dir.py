@@ -81,6 +81,7 @@ def write_card(directory: Path, card: dict[str, Any]) -> None:
     with os.fdopen(fd, "w", encoding="utf-8") as handle:
         json.dump(card, handle, indent=1)
         handle.write("\n")
+    os.chmod(tmp, 0o644)  # mkstemp makes it private; a card is meant to be read
     os.replace(tmp, directory / CARD_NAME)
 
 

@@ -1,0 +1,74 @@
+"""Decoding: every container the product accepts, through PyAV (audio) and OpenCV (frames)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from conftest import HAPPY
+from media import face_image, read_audio, write_clip
+
+from edgemood.decode import SAMPLE_RATE, decode_audio, probe, read_frames
+from edgemood.errors import InputError
+
+
+@pytest.mark.parametrize("suffix", ["mp4", "mkv", "avi", "mov"])
+def test_video_containers_give_audio_and_frames(tmp_path, suffix):
+    speech = read_audio(HAPPY)
+    clip = write_clip(tmp_path / f"clip.{suffix}", face_image("astronaut"), speech, fps=10)
+    info = probe(clip)
+    assert info.has_audio and info.has_video
+    audio = decode_audio(clip)
+    assert audio.dtype == np.float32 and audio.ndim == 1
+    # AAC adds priming samples; the length stays within 0.1 s of the source.
+    assert abs(len(audio) - len(speech)) < 0.1 * SAMPLE_RATE
+    frames = list(read_frames(clip, fps=5.0))
+    seconds = len(speech) / SAMPLE_RATE
+    assert abs(len(frames) - seconds * 5) <= 2
+    assert frames[0].shape == (512, 512, 3) and frames[0].dtype == np.uint8
+
+
+def test_flac_and_wav_are_audio_only(tmp_path):
+    import soundfile
+
+    samples = decode_audio(HAPPY)
+    assert probe(HAPPY).has_audio and not probe(HAPPY).has_video
+    reference, rate = soundfile.read(str(HAPPY), dtype="float32")
+    assert rate == SAMPLE_RATE
+    np.testing.assert_allclose(samples, reference, atol=1e-4)
+    # A 44.1 kHz stereo wav is resampled to 16 kHz mono.
+    wav = tmp_path / "stereo.wav"
+    t = np.arange(44100) / 44100
+    soundfile.write(str(wav), np.stack([np.sin(2 * np.pi * 440 * t)] * 2, 1) * 0.5, 44100)
+    out = decode_audio(wav)
+    assert abs(len(out) - SAMPLE_RATE) < 200
+    spectrum = np.abs(np.fft.rfft(out[2000:14000]))
+    assert abs(np.argmax(spectrum) * SAMPLE_RATE / 12000 - 440) < 5
+
+
+def test_frame_sampling_rate_and_cap(tmp_path):
+    frames = [np.full((64, 64, 3), i * 8, np.uint8) for i in range(30)]  # 3 s at 10 fps
+    clip = write_clip(tmp_path / "ramp.mp4", frames, None, fps=10)
+    assert len(list(read_frames(clip, fps=5.0))) == 15
+    assert len(list(read_frames(clip, fps=2.0))) == 6
+    assert len(list(read_frames(clip, fps=5.0, max_seconds=1.0))) == 5
+
+
+def test_audio_is_capped(tmp_path):
+    assert len(decode_audio(HAPPY, max_seconds=1.0)) == SAMPLE_RATE
+
+
+def test_no_audio_track_gives_none(tmp_path):
+    clip = write_clip(tmp_path / "mute.mp4", face_image("astronaut"), None, seconds=1.0)
+    assert decode_audio(clip) is None and probe(clip).has_video
+
+
+def test_bad_files_raise_input_error(tmp_path):
+    garbage = tmp_path / "random.mp4"
+    garbage.write_bytes(np.random.default_rng(0).bytes(4096))
+    for path, reason in (
+        (tmp_path / "none.wav", "file not found"),
+        (tmp_path, "is a directory"),
+        (garbage, "not a readable audio or video file"),
+    ):
+        with pytest.raises(InputError, match=reason):
+            probe(path)
