@@ -21,7 +21,9 @@ app = typer.Typer(
 
 ModelOption = Annotated[
     Optional[Path],  # noqa: UP045 (typer reads the annotation at runtime on Python 3.10)
-    typer.Option("--model", "-m", help="Model directory or .onnx/.tflite file (default: the bundled model)."),
+    typer.Option(
+        "--model", "-m", help="Model directory or .onnx/.tflite file (default: the bundled one)."
+    ),
 ]
 BackendOption = Annotated[
     Optional[str],  # noqa: UP045
@@ -192,7 +194,7 @@ def train(
     pooling: Annotated[str, typer.Option(help="mean, max or mean+max over time.")] = "mean",
     threads: ThreadsOption = 1,
 ) -> None:
-    """Train the fusion model on a RAVDESS folder and write a model directory (needs the train extra)."""
+    """Train the fusion model on a RAVDESS folder, write a model directory (train extra)."""
     _need_train_extra()
     from edgemood.train.commands import train as run
 
