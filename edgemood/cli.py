@@ -159,6 +159,9 @@ TrainTextOption = Annotated[
     ),
 ]
 DeviceOption = Annotated[str, typer.Option(help="auto (CUDA when present), cpu or cuda.")]
+SeedOption = Annotated[int, typer.Option(help="Seed for splits, initialisation and batches.")]
+HiddenOption = Annotated[int, typer.Option(help="Width of the fusion hidden layer.")]
+PoolingOption = Annotated[str, typer.Option(help="mean, max or mean+max over time.")]
 
 
 def _configs(epochs: int, seed: int, device: str, hidden: int, pooling: str):
@@ -188,10 +191,10 @@ def train(
         Optional[Path],  # noqa: UP045
         typer.Option(help="Evaluation report.json (or a folder of them) to record in the card."),
     ] = None,
-    seed: int = 0,
+    seed: SeedOption = 0,
     device: DeviceOption = "auto",
-    hidden: Annotated[int, typer.Option(help="Width of the fusion hidden layer.")] = 128,
-    pooling: Annotated[str, typer.Option(help="mean, max or mean+max over time.")] = "mean",
+    hidden: HiddenOption = 128,
+    pooling: PoolingOption = "mean",
     threads: ThreadsOption = 1,
 ) -> None:
     """Train the fusion model on a RAVDESS folder, write a model directory (train extra)."""
@@ -225,10 +228,10 @@ def evaluate(
     cache: CacheOption = None,
     text_encoder: TrainTextOption = None,
     epochs: Annotated[int, typer.Option(min=1, help="Maximum epochs (early stopping).")] = 150,
-    seed: int = 0,
+    seed: SeedOption = 0,
     device: DeviceOption = "auto",
-    hidden: Annotated[int, typer.Option(help="Width of the fusion hidden layer.")] = 128,
-    pooling: Annotated[str, typer.Option(help="mean, max or mean+max over time.")] = "mean",
+    hidden: HiddenOption = 128,
+    pooling: PoolingOption = "mean",
     threads: ThreadsOption = 1,
 ) -> None:
     """Train and test under a protocol; report accuracy, macro P/R/F1, per-class table, AUC,

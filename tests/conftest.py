@@ -31,22 +31,23 @@ def build_model_dir(directory: Path, trained: dict[str, bool], seed: int = 0) ->
 @pytest.fixture(scope="session")
 def full_model(tmp_path_factory) -> Path:
     """All three branches present (random weights)."""
-    trained = {"audio": True, "visual": True, "text": True}
-    return build_model_dir(tmp_path_factory.mktemp("full_model"), trained)
+    return build_model_dir(tmp_path_factory.mktemp("full_model"), _branches("audio visual text"))
 
 
 @pytest.fixture(scope="session")
 def av_model(tmp_path_factory) -> Path:
     """Audio and visual branches (random weights), no text."""
-    trained = {"audio": True, "visual": True, "text": False}
-    return build_model_dir(tmp_path_factory.mktemp("av_model"), trained)
+    return build_model_dir(tmp_path_factory.mktemp("av_model"), _branches("audio visual"))
 
 
 @pytest.fixture(scope="session")
 def audio_model(tmp_path_factory) -> Path:
     """Audio branch only, as the shipped model (random weights)."""
-    trained = {"audio": True, "visual": False, "text": False}
-    return build_model_dir(tmp_path_factory.mktemp("audio_model"), trained)
+    return build_model_dir(tmp_path_factory.mktemp("audio_model"), _branches("audio"))
+
+
+def _branches(names: str) -> dict[str, bool]:
+    return {m: m in names.split() for m in ("audio", "visual", "text")}
 
 
 @pytest.fixture(scope="session")

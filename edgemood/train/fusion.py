@@ -116,17 +116,9 @@ class FusionNet(nn.Module):
         fused = torch.cat([s * present[:, i : i + 1] for i, s in enumerate(slots)], dim=1)
         return self.head(fused)
 
-    def forward(
-        self,
-        audio: torch.Tensor,
-        audio_mask: torch.Tensor,
-        visual: torch.Tensor,
-        visual_mask: torch.Tensor,
-        text: torch.Tensor,
-        present: torch.Tensor,
-    ) -> torch.Tensor:
-        scores = self.logits(audio, audio_mask, visual, visual_mask, text, present)
-        return torch.softmax(scores, dim=-1)
+    def forward(self, *inputs: torch.Tensor, **named: torch.Tensor) -> torch.Tensor:
+        """The six inputs of ``logits`` (positional or by name) -> probabilities [B, 8]."""
+        return torch.softmax(self.logits(*inputs, **named), dim=-1)
 
     def set_normalisation(self, modality: str, mean: torch.Tensor, std: torch.Tensor) -> None:
         """Bake the training set's feature mean/std into the model (exported with it)."""
