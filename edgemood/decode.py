@@ -51,7 +51,9 @@ def _open(path: Path):
     except PermissionError as exc:
         raise InputError(f"{path}: permission denied") from exc
     except (av.error.FFmpegError, UnicodeDecodeError, ValueError) as exc:
-        raise InputError(f"{path}: not a readable audio or video file") from exc
+        raise InputError(
+            f"{path}: not a readable audio or video file (corrupt, truncated or not media)"
+        ) from exc
 
 
 def _video_streams(container) -> list:

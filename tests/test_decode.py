@@ -72,3 +72,14 @@ def test_bad_files_raise_input_error(tmp_path):
     ):
         with pytest.raises(InputError, match=reason):
             probe(path)
+
+
+@pytest.mark.parametrize("keep", [0.05, 0.5, 0.95])
+def test_truncated_mp4_is_an_input_error(tmp_path, keep):
+    clip = write_clip(tmp_path / "full.mp4", face_image("astronaut"), read_audio(HAPPY))
+    data = clip.read_bytes()
+    cut = tmp_path / "cut.mp4"
+    cut.write_bytes(data[: int(len(data) * keep)])
+    # The mp4 index (moov) sits at the end, so a cut file cannot be opened at all.
+    with pytest.raises(InputError, match="corrupt, truncated or not media"):
+        probe(cut)
