@@ -164,13 +164,25 @@ HiddenOption = Annotated[int, typer.Option(help="Width of the fusion hidden laye
 PoolingOption = Annotated[str, typer.Option(help="mean, max or mean+max over time.")]
 
 
-def _configs(epochs: int, seed: int, device: str, hidden: int, pooling: str):
+SpeedOption = Annotated[
+    str,
+    typer.Option(
+        help="Speed-perturbation factors for extra training copies, comma-separated; '' for none."
+    ),
+]
+
+
+def _configs(epochs: int, seed: int, device: str, hidden: int, pooling: str, speed: str):
     from edgemood.train.fit import TrainConfig
     from edgemood.train.fusion import FusionConfig
 
+    try:
+        factors = tuple(float(f) for f in speed.split(",") if f.strip())
+    except ValueError:
+        _fail(f"--speed: not a comma-separated list of numbers: {speed!r}", 2)
     return (
         FusionConfig(hidden=hidden, pooling=pooling),
-        TrainConfig(epochs=epochs, seed=seed, device=device),
+        TrainConfig(epochs=epochs, seed=seed, device=device, speed_perturbation=factors),
     )
 
 
@@ -195,13 +207,14 @@ def train(
     device: DeviceOption = "auto",
     hidden: HiddenOption = 128,
     pooling: PoolingOption = "mean",
+    speed: SpeedOption = "0.9,1.1",
     threads: ThreadsOption = 1,
 ) -> None:
     """Train the fusion model on a RAVDESS folder, write a model directory (train extra)."""
     _need_train_extra()
     from edgemood.train.commands import train as run
 
-    fusion, config = _configs(epochs, seed, device, hidden, pooling)
+    fusion, config = _configs(epochs, seed, device, hidden, pooling, speed)
     directory = run(
         data,
         out,
@@ -232,6 +245,7 @@ def evaluate(
     device: DeviceOption = "auto",
     hidden: HiddenOption = 128,
     pooling: PoolingOption = "mean",
+    speed: SpeedOption = "0.9,1.1",
     threads: ThreadsOption = 1,
 ) -> None:
     """Train and test under a protocol; report accuracy, macro P/R/F1, per-class table, AUC,
@@ -243,9 +257,18 @@ def evaluate(
     from edgemood.train.evaluate import evaluate as run
     from edgemood.train.evaluate import markdown_report, write_report
 
-    fusion, config = _configs(epochs, seed, device, hidden, pooling)
-    clips = prepare(data, cache or _default_cache(), text_encoder, threads)
-    report = run(clips, protocol, fusion, config)
+    fusion, config = _configs(epochs, seed, device, hidden, pooling, speed)
+    from edgemood.train.data import speed_perturbed
+
+    cache = cache or _default_cache()
+    clips = prepare(data, cache, text_encoder, threads)
+    report = run(
+        clips,
+        protocol,
+        fusion,
+        config,
+        augmented=speed_perturbed(clips, config.speed_perturbation, cache),
+    )
     write_report(report, out)
     typer.echo(markdown_report(report))
     typer.echo(f"\nreport written to {out}")

@@ -47,8 +47,10 @@ def test_train_writes_a_model_the_runtime_loads(tiny_ravdess, tmp_path):
     args = ["train", "--data", str(tiny_ravdess), "--out", str(out), "--cache", str(cache)]
     result = runner.invoke(app, [*args, "--epochs", "5", "--device", "cpu"])
     assert result.exit_code == 0, result.output
-    assert len(list(cache.glob("*.npz"))) == 24
     card = json.loads((out / "model.json").read_text())
+    # 18 training clips (6 belong to the 2 validation actors), each also at 0.9x and 1.1x speed.
+    assert card["training"]["clips"] == 18 and card["training"]["perturbed_copies"] == 36
+    assert len(list(cache.glob("*.npz"))) == 24 + 36
     assert card["trained"] == {"audio": True, "visual": False, "text": False}
     assert len(card["training"]["validation_actors"]) == 2
     assert "CC BY-NC-SA 4.0" in card["licence"]
@@ -58,7 +60,9 @@ def test_train_writes_a_model_the_runtime_loads(tiny_ravdess, tmp_path):
     before = {p.name: p.stat().st_mtime_ns for p in cache.glob("*.npz")}
     result = runner.invoke(app, [*args, "--epochs", "1", "--no-validation", "--device", "cpu"])
     assert result.exit_code == 0, result.output
-    assert {p.name: p.stat().st_mtime_ns for p in cache.glob("*.npz")} == before
+    after = {p.name: p.stat().st_mtime_ns for p in cache.glob("*.npz")}
+    assert {name: after[name] for name in before} == before
+    assert len(after) == 24 + 48  # now all 24 clips train, so 12 more perturbed copies
     card = json.loads((out / "model.json").read_text())
     assert card["training"]["validation_actors"] == []
     assert card["training"]["actors"] == list(range(1, 9))
@@ -119,3 +123,26 @@ def test_metrics_on_known_values():
     perfect = np.eye(8)[labels]
     assert expected_calibration_error(perfect, labels) == 0.0
     assert expected_calibration_error(np.full((4, 8), 1 / 8), labels) > 0.2
+
+
+def test_speed_perturbation_shifts_pitch(tmp_path):
+    from edgemood.audio_features import AUDIO_FEATURES
+    from edgemood.features import FeatureExtractor
+    from edgemood.ravdess import parse_name
+    from edgemood.train.data import Clip, speed_perturbed
+
+    clip = Clip(HAPPY, parse_name(HAPPY))
+    clip.inputs, _ = FeatureExtractor(use={"audio": True, "visual": False, "text": False})(HAPPY)
+    copies = speed_perturbed([clip], (0.9, 1.1), tmp_path, progress=False)[HAPPY]
+    assert [c.augmented for c in copies] == ["speed 0.9", "speed 1.1"]
+    f0 = AUDIO_FEATURES.index("f0_log2")
+
+    def median_f0(audio):
+        voiced = audio[:, f0] > 0
+        return 2 ** np.median(audio[voiced, f0])
+
+    base = median_f0(clip.inputs.audio)
+    slow, fast = (median_f0(c.inputs.audio) for c in copies)
+    assert abs(slow / base - 0.9) < 0.03 and abs(fast / base - 1.1) < 0.03
+    assert len(copies[0].inputs.audio) > len(clip.inputs.audio) > len(copies[1].inputs.audio)
+    assert len(list(tmp_path.glob("*.npz"))) == 2  # cached for the next run

@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 from edgemood.features import FeatureExtractor
-from edgemood.train.data import Clip, index_clips, load_features
+from edgemood.train.data import Clip, index_clips, load_features, speed_perturbed
 from edgemood.train.fit import TrainConfig, train_model
 from edgemood.train.fusion import FusionConfig
 
@@ -77,13 +77,16 @@ def train(
     val_actors = validation_actors(actors, config.seed) if validation else set()
     train_clips = [c for c in clips if c.actor not in val_actors]
     val_clips = [c for c in clips if c.actor in val_actors] or None
-    net, history = train_model(train_clips, val_clips, fusion, config)
+    copies = speed_perturbed(train_clips, config.speed_perturbation, cache)
+    perturbed = [copy for clip in train_clips for copy in copies.get(clip.path, [])]
+    net, history = train_model([*train_clips, *perturbed], val_clips, fusion, config)
     last = history["history"][history["best_epoch"] - 1] if history["history"] else {}
     extra = {
         "training": {
             "data": "RAVDESS speech (Livingstone & Russo 2018), file names as labels",
             "data_dir": str(data),
             "clips": len(train_clips),
+            "perturbed_copies": len(perturbed),
             "actors": sorted({c.actor for c in train_clips}),
             "validation_actors": sorted(val_actors),
             "protocol": "early stopping on held-out actors"

@@ -110,6 +110,7 @@ def evaluate(
     config: TrainConfig | None = None,
     folds: Sequence[Sequence[int]] = SPEAKER_FOLDS,
     log=None,
+    augmented: dict[Path, list[Clip]] | None = None,
 ) -> dict:
     """Run a protocol and return a JSON-ready report.
 
@@ -120,6 +121,8 @@ def evaluate(
         config: training settings (seed, epochs, device ...).
         folds: test actors per fold for the speaker protocol.
         log: callable(str) for progress.
+        augmented: perturbed training copies per clip path (speed_perturbed); a split trains
+            on the copies of its own training clips only, never of its test or validation ones.
     Returns:
         {'protocol', 'folds': [...], 'summary': {ablation: {metric: {'mean','std'}}},
          'pooled': {ablation: classification_report}, 'best_epochs': [...]}
@@ -152,7 +155,12 @@ def evaluate(
 
     per_fold, pooled, best_epochs = [], {}, []
     for name, train, val, test in splits:
-        log(f"{name}: train {len(train)}, validation {len(val)}, test {len(test)} clips")
+        copies = [copy for clip in train for copy in (augmented or {}).get(clip.path, [])]
+        log(
+            f"{name}: train {len(train)} (+{len(copies)} perturbed copies), "
+            f"validation {len(val)}, test {len(test)} clips"
+        )
+        train = [*train, *copies]
         run = run_split(train, test, val, fusion, config)
         best_epochs.append(run["best_epoch"])
         fold_report = {"name": name, "best_epoch": run["best_epoch"], "metrics": {}}

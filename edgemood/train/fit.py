@@ -28,6 +28,8 @@ class TrainConfig:
     min_crop: float = 0.4  # a random window of at least this fraction of the frames is kept
     noise: float = 0.3  # Gaussian noise on standardised features
     label_smoothing: float = 0.05
+    # Training clips are also seen at these speeds (edgemood.train.data.speed_perturbed).
+    speed_perturbation: tuple[float, ...] = (0.9, 1.1)
     seed: int = 0
     device: str = "auto"
 
