@@ -146,3 +146,50 @@ def test_speed_perturbation_shifts_pitch(tmp_path):
     assert abs(slow / base - 0.9) < 0.03 and abs(fast / base - 1.1) < 0.03
     assert len(copies[0].inputs.audio) > len(clip.inputs.audio) > len(copies[1].inputs.audio)
     assert len(list(tmp_path.glob("*.npz"))) == 2  # cached for the next run
+
+
+@pytest.fixture(scope="module")
+def tiny_ravdess_video(tmp_path_factory):
+    """8 actors x 2 emotions of audio-visual clips named like RAVDESS's 01-01-...mp4: real face
+    photos (the astronaut for happy, Grace Hopper for sad) with RAVDESS voices, 1.5 s each."""
+    import cv2
+    from media import face_image, read_audio, write_clip
+
+    root = tmp_path_factory.mktemp("ravdess_video")
+    faces = {
+        "03": cv2.resize(face_image("astronaut"), (256, 256)),
+        "04": cv2.resize(face_image("grace_hopper"), (256, 300)),
+    }
+    voices = {"03": read_audio(HAPPY)[:24000], "04": read_audio(SAD)[:24000]}
+    for actor in range(1, 9):
+        folder = root / f"Actor_{actor:02d}"
+        folder.mkdir()
+        for emotion in ("03", "04"):
+            name = f"01-01-{emotion}-01-01-01-{actor:02d}.mp4"
+            write_clip(folder / name, faces[emotion], voices[emotion], fps=10)
+    return root
+
+
+def test_visual_branch_trains_and_is_reported(tiny_ravdess_video, tmp_path):
+    cache = tmp_path / "cache"
+    out = tmp_path / "eval"
+    common = ["--data", str(tiny_ravdess_video), "--cache", str(cache), "--device", "cpu"]
+    result = runner.invoke(
+        app, ["evaluate", *common, "--out", str(out), "--epochs", "3", "--speed", ""]
+    )
+    assert result.exit_code == 0, result.output
+    report = json.loads((out / "report.json").read_text())
+    assert set(report["summary"]) == {"audio", "visual", "audio+visual"}
+    assert report["pooled"]["visual"]["n"] == 16
+    assert (out / "confusion_speaker_audio_visual.png").is_file()
+
+    model = tmp_path / "model"
+    result = runner.invoke(app, ["train", *common, "--out", str(model), "--epochs", "3"])
+    assert result.exit_code == 0, result.output
+    card = json.loads((model / "model.json").read_text())
+    assert card["trained"] == {"audio": True, "visual": True, "text": False}
+    clip = next((tiny_ravdess_video / "Actor_03").glob("*.mp4"))
+    result = runner.invoke(app, ["infer", "--json", "-m", str(model), str(clip)])
+    assert result.exit_code == 0, result.output
+    line = json.loads(result.stdout.splitlines()[0])
+    assert line["modalities"] == {"audio": True, "visual": True, "text": False}
