@@ -41,8 +41,9 @@ TextEncoderOption = Annotated[
 
 
 def _fail(message: str, code: int, debug: bool = False) -> None:
-    if debug:
-        raise
+    """One line on stderr and the exit code; with --debug, the traceback of the error at hand."""
+    if debug and sys.exc_info()[0] is not None:
+        raise  # _fail is called from inside an except block
     typer.echo(f"edgemood: {message}", err=True)
     raise typer.Exit(code)
 
