@@ -9,6 +9,9 @@ LiteRT (``ai-edge-litert``, the maintained successor of ``tflite-runtime``) is i
 
 from __future__ import annotations
 
+import contextlib
+import os
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Protocol
 
@@ -74,13 +77,23 @@ class LiteRTBackend:
             ) from exc
         self.path = Path(path)
         try:
-            self._interpreter = Interpreter(model_path=str(self.path), num_threads=threads)
-            self._interpreter.allocate_tensors()
+            with _native_stderr_silenced():
+                self._interpreter = Interpreter(model_path=str(self.path), num_threads=threads)
+                self._interpreter.allocate_tensors()
         except (ValueError, RuntimeError) as exc:
             reason = _first_line(exc)
             raise ModelError(f"{self.path}: not a loadable TFLite model ({reason})") from exc
-        self._inputs = {d["name"]: d for d in self._interpreter.get_input_details()}
-        self._outputs = {d["name"]: d for d in self._interpreter.get_output_details()}
+        # Models converted from PyTorch carry a signature whose names are the graph's own (audio,
+        # ..., probabilities); the tensors themselves are called "serving_default_audio" etc.
+        # Models without one (MediaPipe's) are addressed by tensor name.
+        signatures = self._interpreter.get_signature_list()
+        if signatures:
+            runner = self._interpreter.get_signature_runner(next(iter(signatures)))
+            self._inputs = runner.get_input_details()
+            self._outputs = runner.get_output_details()
+        else:
+            self._inputs = {d["name"]: d for d in self._interpreter.get_input_details()}
+            self._outputs = {d["name"]: d for d in self._interpreter.get_output_details()}
         self.input_names = list(self._inputs)
         self.output_names = list(self._outputs)
 
@@ -95,6 +108,25 @@ class LiteRTBackend:
             name: _dequantize(self._interpreter.get_tensor(detail["index"]), detail)
             for name, detail in self._outputs.items()
         }
+
+
+@contextlib.contextmanager
+def _native_stderr_silenced() -> Iterator[None]:
+    """LiteRT's C++ side prints "INFO: Created TensorFlow Lite XNNPACK delegate" straight to file
+    descriptor 2, which would break the CLI's one-line-per-problem stderr; errors still arrive as
+    Python exceptions."""
+    try:
+        saved = os.dup(2)
+    except OSError:  # no usable stderr at all: nothing to protect
+        yield
+        return
+    try:
+        with open(os.devnull, "wb") as devnull:
+            os.dup2(devnull.fileno(), 2)
+            yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
 
 
 def _quantize(value: np.ndarray, detail: dict) -> np.ndarray:

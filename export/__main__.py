@@ -1,0 +1,39 @@
+"""``python -m export``: FP32 ONNX/TFLite of a fusion model, ONNX of a text encoder."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__)
+
+
+@app.command()
+def fusion(
+    model_dir: Annotated[Path, typer.Argument(help="Model directory (edgemood train --out).")],
+    tflite: Annotated[bool, typer.Option(help="Also write FP32 TFLite.")] = True,
+) -> None:
+    """Write fusion.onnx (if missing) and fusion.tflite into MODEL_DIR and list them in its card."""
+    from export.fusion import export_fusion
+
+    for key, path in export_fusion(model_dir, tflite=tflite).items():
+        typer.echo(f"{key}: {path} ({path.stat().st_size:,} bytes)")
+
+
+@app.command()
+def text(
+    source: Annotated[str, typer.Argument(help="Hub name (distilbert-base-uncased) or local dir.")],
+    out: Annotated[Path, typer.Argument(help="Encoder directory to write.")],
+) -> None:
+    """Export DistilBERT to an edgemood text encoder directory (ONNX + tokenizer.json)."""
+    from edgemood.train.text_export import export_text_encoder
+
+    directory = export_text_encoder(source, out)
+    model = directory / "model.onnx"
+    typer.echo(f"text encoder: {directory} ({model.stat().st_size:,} bytes)")
+
+
+if __name__ == "__main__":
+    app()

@@ -1,0 +1,81 @@
+"""FP32 ONNX and FP32 TFLite of a model directory's fusion model, listed in its card.
+
+Both keep the device interface (``edgemood.model``): inputs audio, audio_mask, visual, visual_mask,
+text, present with fixed maximum lengths, output probabilities. ONNX keeps a dynamic batch axis;
+TFLite is fixed at batch 1 (the device runs clips one by one; ``FusionModel.predict`` loops).
+
+TFLite goes through litert-torch (PyTorch -> LiteRT directly, no TensorFlow; onnx2tf would need
+TensorFlow and numpy 1.26, which cannot share the training environment).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+
+from edgemood.model import INPUT_NAMES, OUTPUT_NAME, read_card
+from edgemood.train.fusion import FusionNet
+from edgemood.train.model_dir import ONNX_FP32, example_inputs, export_onnx, write_card
+from export.load import load_net
+
+TFLITE_FP32 = "fusion.tflite"
+
+
+class NamedOutput(torch.nn.Module):
+    """Returns ``{"probabilities": ...}`` so the TFLite signature names its output as ONNX does."""
+
+    def __init__(self, net: FusionNet) -> None:
+        super().__init__()
+        self.net = net
+
+    def forward(
+        self,
+        audio: torch.Tensor,
+        audio_mask: torch.Tensor,
+        visual: torch.Tensor,
+        visual_mask: torch.Tensor,
+        text: torch.Tensor,
+        present: torch.Tensor,
+    ) -> dict[str, torch.Tensor]:
+        probabilities = self.net(audio, audio_mask, visual, visual_mask, text, present)
+        return {OUTPUT_NAME: probabilities}
+
+
+def sample_kwargs() -> dict[str, torch.Tensor]:
+    """Batch-1 inputs by name (litert-torch names the signature's inputs after them)."""
+    return dict(zip(INPUT_NAMES, example_inputs(batch=1)))
+
+
+def export_tflite(net: FusionNet, path: Path) -> Path:
+    """Convert to FP32 TFLite with litert-torch."""
+    import litert_torch
+
+    model = litert_torch.convert(NamedOutput(net).eval(), sample_kwargs=sample_kwargs())
+    model.export(str(path))
+    return path
+
+
+def export_fusion(directory: Path, tflite: bool = True) -> dict[str, Path]:
+    """Write ``fusion.onnx`` (when missing) and ``fusion.tflite`` into a model directory.
+
+    Args:
+        directory: a model directory (from ``edgemood train``, or the bundled one).
+        tflite: also write the FP32 TFLite model.
+    Returns:
+        The card's file keys and the files written or found.
+    """
+    directory = Path(directory)
+    card = read_card(directory)
+    net = load_net(directory)
+    files = card.setdefault("files", {})
+    onnx_path = directory / files.get("onnx_fp32", ONNX_FP32)
+    if not onnx_path.is_file():
+        export_onnx(net, onnx_path)
+    files["onnx_fp32"] = onnx_path.name
+    written = {"onnx_fp32": onnx_path}
+    if tflite:
+        written["tflite_fp32"] = export_tflite(net, directory / TFLITE_FP32)
+        files["tflite_fp32"] = TFLITE_FP32
+    write_card(directory, card)
+    return written

@@ -1,0 +1,77 @@
+"""``python -m quantize``: INT8 fusion model (ONNX + TFLite) and INT8 text encoder."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__)
+
+
+def _actors(value: str) -> list[int]:
+    try:
+        return [int(a) for a in value.split(",") if a.strip()]
+    except ValueError as exc:
+        raise typer.BadParameter("comma-separated actor numbers, e.g. 1,2,3,4") from exc
+
+
+@app.command()
+def fusion(
+    model_dir: Annotated[Path, typer.Argument(help="Model directory (edgemood train --out).")],
+    data: Annotated[Path, typer.Option(help="RAVDESS folder for calibration and parity.")],
+    cache: Annotated[Path | None, typer.Option(help="Feature cache (as for train).")] = None,
+    test_actors: Annotated[
+        str, typer.Option(help="Parity is measured on these actors; calibration never sees them.")
+    ] = "1,2,3,4",
+    calibration_clips: Annotated[int, typer.Option(help="At most this many.")] = 1000,
+    int8_output_layer: Annotated[
+        bool, typer.Option(help="Quantize the 8-way output layer too (ONNX).")
+    ] = False,
+    tflite: Annotated[bool, typer.Option(help="Also write FP32 and INT8 TFLite.")] = True,
+) -> None:
+    """Static INT8 ONNX and INT8 TFLite of the fusion model, with parity reports."""
+    from quantize.fusion import quantize_fusion
+
+    reports = quantize_fusion(
+        model_dir,
+        data,
+        cache,
+        _actors(test_actors),
+        calibration_clips,
+        keep_output_layer_fp32=not int8_output_layer,
+        tflite=tflite,
+    )
+    for r in reports:
+        p = r["parity"]
+        typer.echo(
+            f"{r['model']}: {r['size_bytes']:,} bytes (FP32 {r['fp32_size_bytes']:,}); "
+            f"agreement {p['agreement']:.2%} on {p['clips']} clips of actors "
+            f"{p['test']['actors']}, accuracy {p['accuracy_fp32']:.3f} -> {p['accuracy_int8']:.3f}"
+            f"; parity {'holds' if p['holds'] else 'FAILS'}"
+        )
+
+
+@app.command()
+def text(
+    encoder_dir: Annotated[Path, typer.Argument(help="Encoder directory (python -m export text).")],
+) -> None:
+    """Dynamic INT8 of the text encoder, checked against its size budget."""
+    from benchmarks.check_size import check_file
+    from quantize.text_encoder import TEXT_INT8, quantize_text_encoder
+
+    report = quantize_text_encoder(encoder_dir)
+    p = report["parity"]
+    typer.echo(
+        f"{report['model']}: {report['size_bytes']:,} bytes (FP32 {report['fp32_size_bytes']:,});"
+        f" cosine to FP32 min {p['min_cosine']:.4f} over {p['sentences']} sentences"
+    )
+    problem = check_file("text_encoder_int8", encoder_dir / TEXT_INT8)
+    if problem:
+        typer.echo(problem, err=True)
+        raise typer.Exit(1)
+
+
+if __name__ == "__main__":
+    app()

@@ -1,0 +1,192 @@
+"""Issue 4: FP32 ONNX/TFLite export, INT8 ONNX/TFLite of the fusion model calibrated on real
+RAVDESS features, INT8 text encoder, parity reports, and the size budgets."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from conftest import ANGRY, HAPPY, SAD, build_model_dir
+
+from benchmarks.check_size import check_all, check_budget, check_file
+from edgemood.features import FeatureExtractor
+from edgemood.model import DEFAULT_MODEL_DIR, FusionModel, ModelInputs
+from edgemood.text import TextEncoder
+from edgemood.train.model_dir import CHECKPOINT, load_checkpoint
+from export.fusion import export_fusion
+from export.load import load_net
+from quantize.fusion import quantize_fusion
+from quantize.text_encoder import TEXT_INT8, quantize_text_encoder
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="module")
+def fixture_inputs() -> list[ModelInputs]:
+    extractor = FeatureExtractor()
+    return [extractor(clip)[0] for clip in (ANGRY, HAPPY, SAD)]
+
+
+@pytest.fixture(scope="module")
+def ravdess_dir(tmp_path_factory) -> Path:
+    """The three real fixture clips under RAVDESS names for actors 1-6 (each clip twice, as a
+    different actor): enough to calibrate on actors 3-6 and test parity on actors 1-2."""
+    root = tmp_path_factory.mktemp("ravdess")
+    for clip in (ANGRY, HAPPY, SAD):
+        parts = clip.stem.split("-")
+        for actor in range(1, 7):
+            if actor % 3 == (int(parts[-1]) % 3):  # spread the three clips over the actors
+                continue
+            name = "-".join([*parts[:-1], f"{actor:02d}"]) + clip.suffix
+            folder = root / f"Actor_{actor:02d}"
+            folder.mkdir(exist_ok=True)
+            shutil.copy(clip, folder / name)
+    return root
+
+
+@pytest.fixture(scope="module")
+def quantized(tmp_path_factory, ravdess_dir) -> tuple[Path, list[dict]]:
+    """A fusion model with the real feature dimensions (audio + visual + text, random weights),
+    quantized end to end."""
+    trained = {"audio": True, "visual": True, "text": True}
+    directory = build_model_dir(tmp_path_factory.mktemp("q"), trained, seed=3)
+    reports = quantize_fusion(directory, ravdess_dir, None, test_actors=[1, 2])
+    return directory, reports
+
+
+def test_onnx_weights_rebuild_the_checkpointed_model(tmp_path, audio_model):
+    copy = tmp_path / "model"
+    shutil.copytree(audio_model, copy)
+    (copy / CHECKPOINT).unlink()
+    rebuilt, original = load_net(copy), load_checkpoint(audio_model)
+    for name, tensor in original.state_dict().items():
+        assert torch.equal(rebuilt.state_dict()[name], tensor), name
+
+
+def test_fp32_tflite_matches_fp32_onnx(tmp_path, full_model, fixture_inputs):
+    copy = tmp_path / "model"
+    shutil.copytree(full_model, copy)
+    written = export_fusion(copy)
+    assert written["tflite_fp32"].is_file()
+    card = json.loads((copy / "model.json").read_text())
+    assert card["files"]["tflite_fp32"] == "fusion.tflite"
+    batch = [*fixture_inputs, ModelInputs(text=np.ones(768, np.float32))]
+    onnx = FusionModel(copy, backend="onnx", precision="fp32").predict(batch)
+    tflite = FusionModel(copy, backend="tflite", precision="fp32").predict(batch)
+    np.testing.assert_allclose(tflite, onnx, atol=1e-5)
+
+
+def test_quantize_writes_int8_models_reports_and_card(quantized, ravdess_dir):
+    directory, reports = quantized
+    card = json.loads((directory / "model.json").read_text())
+    assert {"onnx_fp32", "onnx_int8", "tflite_fp32", "tflite_int8"} <= set(card["files"])
+    for report in reports:
+        model = directory / report["model"]
+        assert report["size_bytes"] == model.stat().st_size
+        # INT8 weights: a quarter of FP32's, plus graph overhead.
+        assert report["size_bytes"] < report["fp32_size_bytes"] / 2
+        on_disk = json.loads(model.with_name(model.name + ".json").read_text())
+        assert on_disk == report
+        calibration, parity = report["calibration"], report["parity"]
+        assert set(calibration["actors"]) == {3, 4, 5, 6}  # never the parity-test actors
+        assert parity["test"]["actors"] == [1, 2]
+        assert 0.0 <= parity["agreement"] <= 1.0
+        assert parity["holds"] == (
+            parity["agreement"] >= 0.99 and parity["accuracy_change"] >= -0.01
+        )
+    # The card's default is INT8 only when parity holds on actors the model never heard.
+    onnx_parity = reports[0]["parity"]
+    expected = "fusion.int8.onnx" if onnx_parity["holds"] else "fusion.onnx"
+    assert card["default"] == expected
+    assert card["quantization"]["fusion.int8.onnx"]["agreement"] == onnx_parity["agreement"]
+
+
+def test_int8_backends_agree_with_fp32_on_real_features(quantized, fixture_inputs):
+    directory, _ = quantized
+    batch = [*fixture_inputs, ModelInputs(audio=fixture_inputs[0].audio, text=np.ones(768))]
+    reference = FusionModel(directory, backend="onnx", precision="fp32").predict(batch)
+    for backend in ("onnx", "tflite"):
+        model = FusionModel(directory, backend=backend, precision="int8")
+        assert model.file.name == f"fusion.int8.{backend}"
+        probabilities = model.predict(batch)
+        np.testing.assert_allclose(probabilities.sum(1), 1.0, atol=1e-3)
+        # INT8 moves probabilities a little, never to a different model.
+        assert np.abs(probabilities - reference).max() < 0.1, backend
+
+
+def test_parity_counts_disagreements(quantized, ravdess_dir):
+    """The reported agreement is recomputed here from the files themselves."""
+    from quantize.calibration import build_splits
+    from quantize.parity import predict
+
+    directory, reports = quantized
+    splits = build_splits(directory, ravdess_dir, None, test_actors=[1, 2])
+    fp32 = predict(FusionModel(directory, backend="onnx", precision="fp32"), splits.test)
+    int8 = predict(FusionModel(directory, backend="onnx", precision="int8"), splits.test)
+    agreement = float((fp32.argmax(1) == int8.argmax(1)).mean())
+    assert reports[0]["parity"]["agreement"] == pytest.approx(agreement)
+
+
+def test_text_encoder_int8(encoder_dir, tmp_path):
+    directory = tmp_path / "encoder"
+    shutil.copytree(encoder_dir, directory)
+    report = quantize_text_encoder(directory)
+    assert (directory / TEXT_INT8).stat().st_size == report["size_bytes"]
+    assert report["size_bytes"] < report["fp32_size_bytes"]
+    manifest = json.loads((directory / "text_encoder.json").read_text())
+    assert manifest["files"] == {"fp32": "model.onnx", "int8": TEXT_INT8}
+    expected = TEXT_INT8 if report["parity"]["holds"] else "model.onnx"
+    assert manifest["model"] == expected
+    assert report["parity"]["min_cosine"] > 0.9  # a broken quantization lands near 0
+    vector = TextEncoder(directory)("kids are talking by the door")
+    assert vector.shape == (64,) and np.isfinite(vector).all()
+    assert check_file("text_encoder_int8", directory / TEXT_INT8) is None
+
+
+def test_bundled_models_exist_and_agree_on_fixtures(fixture_inputs):
+    """Every file the shipped card lists loads with its runtime and gives the FP32 answer on
+    the three committed clips."""
+    card = json.loads((DEFAULT_MODEL_DIR / "model.json").read_text())
+    assert set(card["files"]) == {"onnx_fp32", "onnx_int8", "tflite_fp32", "tflite_int8"}
+    reference = FusionModel(backend="onnx", precision="fp32").predict(fixture_inputs)
+    for key in card["files"]:
+        backend, precision = key.split("_")
+        predicted = FusionModel(backend=backend, precision=precision).predict(fixture_inputs)
+        assert (predicted.argmax(1) == reference.argmax(1)).all(), key
+
+
+def test_size_budgets_hold_for_the_bundled_models():
+    problems, checked = check_all()
+    assert problems == []
+    assert any("fusion.int8.onnx" in line for line in checked)
+
+
+def test_size_check_fails_over_budget(tmp_path):
+    (tmp_path / "models").mkdir()
+    (tmp_path / "models" / "big.onnx").write_bytes(b"x" * 2048)
+    budgets = tmp_path / "budget.toml"
+    budgets.write_text(
+        '[fusion]\npaths = ["models/big.onnx"]\nmax_bytes = 1024\n'
+        '[gone]\npaths = ["models/missing.onnx"]\nmax_bytes = 1024\n'
+        '[roomy]\npaths = ["models"]\nmax_bytes = 4096\n'
+    )
+    assert check_budget("roomy", {"paths": ["models"], "max_bytes": 4096}, tmp_path) == []
+    run = subprocess.run(
+        [sys.executable, "-m", "benchmarks.check_size", "--budgets", budgets, "--root", tmp_path],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+    )
+    assert run.returncode == 1
+    errors = run.stderr.strip().splitlines()
+    assert errors == [
+        "size budget fusion: models/big.onnx is 2,048 bytes (2.0 KB), "
+        "over its budget of 1,024 bytes (1.0 KB)",
+        "size budget gone: models/missing.onnx is missing (budget 1,024 bytes (1.0 KB))",
+    ]
