@@ -134,6 +134,63 @@ def infer(
         raise typer.Exit(InputError.exit_code)
 
 
+@app.command()
+def bench(
+    clips: Annotated[
+        Optional[list[Path]],  # noqa: UP045
+        typer.Argument(
+            help="Clips or folders to time (default: the bundled example).", show_default=False
+        ),
+    ] = None,
+    data: Annotated[
+        Optional[Path],  # noqa: UP045
+        typer.Option(help="RAVDESS-named folder: also report accuracy, macro-F1, confusion."),
+    ] = None,
+    runs: Annotated[int, typer.Option(min=1, help="Timed runs per clip.")] = 10,
+    warmup: Annotated[int, typer.Option(min=0, help="Untimed runs per clip first.")] = 2,
+    cold_runs: Annotated[
+        int, typer.Option(min=0, help="Fresh `edgemood infer` processes to time (0: skip).")
+    ] = 3,
+    model: ModelOption = None,
+    backend: BackendOption = None,
+    precision: PrecisionOption = None,
+    threads: ThreadsOption = 1,
+    text_encoder: TextEncoderOption = None,
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON object on stdout.")] = False,
+    debug: Annotated[bool, typer.Option(help="Show tracebacks.")] = False,
+) -> None:
+    """Measure speed, memory, model sizes and (with --data) accuracy on this device.
+
+    Per stage (decode, audio features, face, text, fusion) and end to end: median and p95
+    latency after a warm-up; real-time factor (processing time / clip duration, key "rtf" in
+    --json); frames per second of the face stage; peak RSS; cold start of a fresh
+    `edgemood infer`.
+    """
+    from edgemood.bench import BenchConfig, format_table, media_files, run_accuracy, run_bench
+    from edgemood.pipeline import EXAMPLE_CLIP
+
+    config = BenchConfig(
+        runs=runs,
+        warmup=warmup,
+        cold_runs=cold_runs,
+        model=model,
+        backend=backend,
+        precision=precision,
+        threads=threads,
+        text_encoder=text_encoder,
+    )
+    files = media_files(clips) if clips else [EXAMPLE_CLIP]
+    if not files:
+        _fail("no media files found in the given folders", InputError.exit_code)
+    try:
+        result = run_bench(files, config)
+        if data is not None:
+            result["accuracy"] = run_accuracy(data, config)
+    except EdgemoodError as exc:
+        _fail(str(exc), exc.exit_code, debug)
+    typer.echo(json.dumps(result) if as_json else format_table(result))
+
+
 def _need_train_extra() -> None:
     try:
         import torch  # noqa: F401

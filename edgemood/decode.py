@@ -22,6 +22,9 @@ from edgemood.errors import InputError
 
 SAMPLE_RATE = 16000
 VISUAL_FPS = 5.0
+# File types looked for when a folder is given (train, evaluate, bench); any file can be passed
+# by name, the decoder decides by content.
+MEDIA_SUFFIXES = frozenset({".wav", ".flac", ".mp4", ".mkv", ".avi", ".mov", ".webm"})
 MAX_SECONDS = 60.0
 # Frames larger than this (longer side, pixels) are shrunk first: the face models work at
 # 128-192 px, and an 8K frame would otherwise cost memory for nothing.

@@ -61,7 +61,8 @@ class FeatureExtractor:
             transcript: the spoken words, if known (else sidecar .txt or RAVDESS name).
         Returns:
             (inputs, info): info holds 'notes' (why a modality is missing), 'timings'
-            (seconds per stage) and 'duration' (seconds analysed).
+            (seconds per stage), 'duration' (seconds analysed) and 'face_frames' (frames the
+            face stage looked at).
         Raises:
             InputError: the file is missing, unreadable, or holds no audio or video stream.
         """
@@ -92,16 +93,23 @@ class FeatureExtractor:
         else:
             notes.append("audio not used by this model")
 
+        face_frames = 0
         if info.has_video and self.use["visual"]:
-            self._visual(path, inputs, notes, timings)
+            face_frames = self._visual(path, inputs, notes, timings)
         elif info.has_video:
             notes.append("visual branch not trained in this model: face not used")
 
         if self.use["text"]:
             self._text(path, transcript, inputs, notes, timings)
-        return inputs, {"notes": notes, "timings": timings, "duration": duration}
+        return inputs, {
+            "notes": notes,
+            "timings": timings,
+            "duration": duration,
+            "face_frames": face_frames,
+        }
 
-    def _visual(self, path: Path, inputs: ModelInputs, notes: list, timings: dict) -> None:
+    def _visual(self, path: Path, inputs: ModelInputs, notes: list, timings: dict) -> int:
+        """Face features into ``inputs``; returns the number of frames looked at."""
         from edgemood.visual_features import visual_features
 
         clock = time.perf_counter()
@@ -115,6 +123,7 @@ class FeatureExtractor:
                 notes.append(f"no face in {seen - len(rows)} of {seen} frames")
         else:
             notes.append(f"no face found in {seen} frames" if seen else "no decodable frames")
+        return seen
 
     def _text(
         self, path: Path, transcript: str | None, inputs: ModelInputs, notes: list, timings: dict

@@ -90,7 +90,8 @@ class TextEncoder:
         self._tokenizer.enable_truncation(self.max_tokens)
         pad_id = self._tokenizer.token_to_id("[PAD]") or 0
         self._tokenizer.enable_padding(length=self.max_tokens, pad_id=pad_id, pad_token="[PAD]")
-        self._backend = load_backend(self.directory / manifest.get("model", "model.onnx"), threads)
+        self.model_file = self.directory / manifest.get("model", "model.onnx")
+        self._backend = load_backend(self.model_file, threads)
 
     def __call__(self, text: str) -> np.ndarray:
         """Encode one transcript.

@@ -12,10 +12,10 @@ from conftest import ANGRY, HAPPY, SAD
 from typer.testing import CliRunner
 
 from edgemood.cli import app
+from edgemood.metrics import auc, classification_report, expected_calibration_error
 from edgemood.model import FusionModel
 from edgemood.train.data import index_clips
 from edgemood.train.evaluate import stratified_split, validation_actors
-from edgemood.train.metrics import auc, classification_report, expected_calibration_error
 
 runner = CliRunner()
 

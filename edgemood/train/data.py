@@ -16,13 +16,13 @@ from pathlib import Path
 
 import numpy as np
 
+from edgemood.decode import MEDIA_SUFFIXES
 from edgemood.errors import EdgemoodError
 from edgemood.features import FeatureExtractor
 from edgemood.labels import MODALITIES
 from edgemood.model import ModelInputs
 from edgemood.ravdess import RavdessName, parse_name
 
-MEDIA_SUFFIXES = {".wav", ".flac", ".mp4", ".mkv", ".avi", ".mov", ".webm"}
 # Bump when a feature's definition changes: cached features of an older version are recomputed.
 FEATURE_VERSION = "1"
 

@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from edgemood.labels import EMOTIONS, MODALITIES
+from edgemood.metrics import classification_report
 from edgemood.train.data import SPEAKER_FOLDS, Clip
 from edgemood.train.fit import (
     TrainConfig,
@@ -26,7 +27,6 @@ from edgemood.train.fit import (
     train_model,
 )
 from edgemood.train.fusion import FusionConfig, FusionNet
-from edgemood.train.metrics import classification_report
 
 SUMMARY_KEYS = ("accuracy", "macro_precision", "macro_recall", "macro_f1", "ece")
 

@@ -1,4 +1,5 @@
-"""Classification metrics in numpy: the columns of the paper's Table 4.1, plus calibration."""
+"""Classification metrics in numpy (runtime-safe: used by `edgemood bench --data` and by training):
+the columns of the paper's Table 4.1, plus calibration."""
 
 from __future__ import annotations
 

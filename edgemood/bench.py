@@ -1,0 +1,299 @@
+"""``edgemood bench``: latency per stage, real-time factor, face-stage frame rate, memory, model
+sizes, cold start and, on a labelled RAVDESS folder, accuracy, measured on the device itself.
+
+Runs the same ``Recognizer`` as ``edgemood infer`` (so the numbers are the product's), after a
+warm-up, ``runs`` times per clip. The face stage is also timed on its own for every video clip,
+even when the model in use does not read faces (the bundled model: no RAVDESS video yet), so a
+device owner sees what it will cost. Imports nothing from the training layer.
+"""
+
+from __future__ import annotations
+
+import json
+import resource
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from edgemood.decode import MEDIA_SUFFIXES, probe
+from edgemood.errors import EdgemoodError, InputError
+from edgemood.features import FeatureExtractor
+from edgemood.labels import EMOTIONS, MODALITIES
+from edgemood.metrics import classification_report
+from edgemood.pipeline import Recognizer
+from edgemood.ravdess import parse_name
+
+STAGES = ("decode", "audio_features", "face", "text", "fusion")
+
+
+@dataclass
+class BenchConfig:
+    runs: int = 10
+    warmup: int = 2
+    cold_runs: int = 3
+    model: Path | None = None
+    backend: str | None = None
+    precision: str | None = None
+    threads: int = 1
+    text_encoder: Path | None = None
+
+
+def media_files(paths: Iterable[Path]) -> list[Path]:
+    """Files as given; folders expanded to the media files under them (sorted)."""
+    out: list[Path] = []
+    for path in paths:
+        path = Path(path)
+        if path.is_dir():
+            out += sorted(
+                p for p in path.rglob("*") if p.suffix.lower() in MEDIA_SUFFIXES and p.is_file()
+            )
+        else:
+            out.append(path)
+    return out
+
+
+def _summary(seconds: list[float]) -> dict[str, float] | None:
+    if not seconds:
+        return None
+    values = np.asarray(seconds) * 1e3
+    return {
+        "median_ms": round(float(np.median(values)), 3),
+        "p95_ms": round(float(np.percentile(values, 95)), 3),
+        "n": len(values),
+    }
+
+
+def peak_rss_mb() -> float:
+    """Peak resident memory of this process so far (Linux reports KiB)."""
+    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+
+
+def _infer_flags(config: BenchConfig) -> list[str]:
+    flags = ["--threads", str(config.threads)]
+    for name, value in (
+        ("--model", config.model),
+        ("--backend", config.backend),
+        ("--precision", config.precision),
+        ("--text-encoder", config.text_encoder),
+    ):
+        if value is not None:
+            flags += [name, str(value)]
+    return flags
+
+
+# Run as a fresh `edgemood infer` that reports its own peak RSS on exit. Not ru_maxrss: Linux
+# keeps it across fork and exec, so a child would inherit this (larger) process's peak. VmHWM
+# belongs to the address space, which exec replaces.
+_CHILD = (
+    "import atexit, sys\n"
+    "def _peak():\n"
+    "    for line in open('/proc/self/status'):\n"
+    "        if line.startswith('VmHWM:'):\n"
+    "            sys.stderr.write('edgemood-bench-rss-kib=%s\\n' % line.split()[1])\n"
+    "atexit.register(_peak)\n"
+    "sys.argv = ['edgemood', *sys.argv[1:]]\n"
+    "from edgemood.cli import main\n"
+    "main()\n"
+)
+
+
+def cold_start(clip: Path, config: BenchConfig) -> dict:
+    """Wall time of fresh ``edgemood infer`` processes (interpreter start, imports, model
+    loading, one clip), and the largest peak RSS among them."""
+    args = ["infer", "--json", *_infer_flags(config), str(clip)]
+    times, peaks = [], []
+    for _ in range(config.cold_runs):
+        clock = time.perf_counter()
+        done = subprocess.run(
+            [sys.executable, "-c", _CHILD, *args], capture_output=True, text=True, timeout=300
+        )
+        times.append(time.perf_counter() - clock)
+        if done.returncode != 0:
+            reason = [line for line in done.stderr.splitlines() if "bench-rss" not in line]
+            raise EdgemoodError(f"cold start: edgemood infer failed: {(reason or ['?'])[-1]}")
+        peaks += [
+            int(line.split("=")[1]) for line in done.stderr.splitlines() if "bench-rss" in line
+        ]
+    return {
+        "command": " ".join(["edgemood", *args]),
+        "median_s": round(statistics.median(times), 3),
+        "min_s": round(min(times), 3),
+        "runs": len(times),
+        "peak_rss_mb": round(max(peaks) / 1024, 1) if peaks else None,
+    }
+
+
+def _face_stage(clips: list[Path], config: BenchConfig) -> dict | None:
+    """Time the face stage alone (frame decoding + detection/landmarks + 35 features)."""
+    videos = [c for c in clips if probe(c).has_video]
+    if not videos:
+        return None
+    extractor = FeatureExtractor(
+        use={"audio": False, "visual": True, "text": False}, threads=config.threads
+    )
+    seconds, frames, with_face = [], 0, 0
+    for clip in videos:
+        for _ in range(config.warmup):
+            extractor(clip)
+        for _ in range(config.runs):
+            inputs, info = extractor(clip)
+            seconds.append(info["timings"]["face"])
+            frames += info["face_frames"]
+            with_face += 0 if inputs.visual is None else len(inputs.visual)
+    total = sum(seconds)
+    return {
+        **(_summary(seconds) or {}),
+        "frames_per_clip": frames // max(len(seconds), 1),
+        "frames_with_face": round(with_face / max(frames, 1), 3),
+        "fps": round(frames / total, 1) if total else None,
+    }
+
+
+def _sizes(recognizer: Recognizer) -> dict[str, int]:
+    from edgemood.face import DETECTOR, LANDMARKS, MODEL_DIR
+
+    sizes = {f"fusion ({recognizer.model.file.name})": recognizer.model.file.stat().st_size}
+    for name in (DETECTOR, LANDMARKS):
+        sizes[f"face ({name})"] = (MODEL_DIR / name).stat().st_size
+    encoder = recognizer.features.text_encoder
+    if encoder is not None:
+        sizes[f"text ({encoder.model_file.name})"] = encoder.model_file.stat().st_size
+    return sizes
+
+
+def run_bench(clips: list[Path], config: BenchConfig, cold: bool = True) -> dict:
+    """Measure the pipeline on ``clips``; raises EdgemoodError when a clip cannot be read."""
+    clock = time.perf_counter()
+    recognizer = Recognizer(
+        config.model, config.backend, config.precision, config.threads, config.text_encoder
+    )
+    load_s = time.perf_counter() - clock
+    stages: dict[str, list[float]] = {s: [] for s in STAGES}
+    end_to_end, rtf, durations, used = [], [], [], dict.fromkeys(MODALITIES, False)
+    for clip in clips:
+        for _ in range(config.warmup):
+            recognizer.predict(clip)
+        for _ in range(config.runs):
+            clock = time.perf_counter()
+            prediction = recognizer.predict(clip)
+            elapsed = time.perf_counter() - clock
+            end_to_end.append(elapsed)
+            if prediction.duration > 0:
+                rtf.append(elapsed / prediction.duration)
+            for stage, seconds in prediction.timings.items():
+                stages.setdefault(stage, []).append(seconds)
+        durations.append(prediction.duration)
+        used = {m: used[m] or prediction.modalities[m] for m in MODALITIES}
+    model = recognizer.model
+    result = {
+        "clips": [str(c) for c in clips],
+        "clip_seconds": [round(d, 3) for d in durations],
+        "runs": config.runs,
+        "warmup": config.warmup,
+        "threads": config.threads,
+        "backend": "tflite" if model.file.suffix == ".tflite" else "onnx",
+        "precision": "int8" if ".int8." in model.file.name else "fp32",
+        "model_file": str(model.file),
+        "modalities_used": used,
+        "model_load_s": round(load_s, 3),
+        "stages": {s: _summary(v) for s, v in stages.items() if v},
+        "end_to_end": _summary(end_to_end),
+        "rtf": round(float(np.median(rtf)), 4) if rtf else None,
+        "face_stage": _face_stage(clips, config),
+        "sizes_bytes": _sizes(recognizer),
+    }
+    result["peak_rss_mb"] = peak_rss_mb()
+    if cold and config.cold_runs > 0:
+        result["cold_start"] = cold_start(clips[0], config)
+    return result
+
+
+def run_accuracy(data: Path, config: BenchConfig) -> dict:
+    """Accuracy, macro-F1 and confusion matrix on a RAVDESS-named folder (labels from names)."""
+    recognizer = Recognizer(
+        config.model, config.backend, config.precision, config.threads, config.text_encoder
+    )
+    clips = [c for c in media_files([data]) if parse_name(c) is not None]
+    if not clips:
+        raise InputError(f"{data}: no RAVDESS-named media files")
+    probabilities, labels, failed = [], [], []
+    for clip in clips:
+        try:
+            probabilities.append(recognizer.predict(clip).probabilities)
+            labels.append(parse_name(clip).label)
+        except EdgemoodError as exc:
+            failed.append(str(exc))
+    if not probabilities:
+        raise InputError(f"{data}: no clip could be processed ({failed[0]})")
+    report = classification_report(np.stack(probabilities), np.asarray(labels))
+    # Macro-F1 over the emotions the folder holds: an absent class has no F1 to average.
+    present = [c for c in report["per_class"].values() if c["support"] > 0]
+    return {
+        "data": str(data),
+        "clips": len(clips),
+        "failed": failed,
+        "accuracy": round(report["accuracy"], 4),
+        "macro_f1": round(float(np.mean([c["f1"] for c in present])), 4),
+        "emotions_present": len(present),
+        "confusion": report["confusion"],
+        "labels": list(EMOTIONS),
+    }
+
+
+def format_table(result: dict) -> str:
+    """The human-readable report."""
+    lines = [
+        f"edgemood bench: {len(result['clips'])} clip(s), {result['runs']} runs each after "
+        f"{result['warmup']} warm-up, {result['threads']} thread(s)",
+        f"model: {result['model_file']} ({result['backend']}, {result['precision']}); used: "
+        + ("+".join(m for m, on in result["modalities_used"].items() if on) or "none"),
+        "",
+        f"{'stage':<16}{'median ms':>12}{'p95 ms':>12}",
+    ]
+    for stage, summary in result["stages"].items():
+        lines.append(f"{stage:<16}{summary['median_ms']:>12.2f}{summary['p95_ms']:>12.2f}")
+    e2e = result["end_to_end"]
+    lines.append(f"{'end to end':<16}{e2e['median_ms']:>12.2f}{e2e['p95_ms']:>12.2f}")
+    lines.append(f"real-time factor (processing / clip duration): {result['rtf']}")
+    face = result.get("face_stage")
+    if face:
+        note = "" if result["modalities_used"]["visual"] else " (not used by this model)"
+        lines.append(
+            f"face stage alone{note}: {face['median_ms']:.2f} ms per clip, "
+            f"{face['frames_per_clip']} frames, {face['fps']} frames/s"
+        )
+    lines.append(
+        f"model load: {result['model_load_s']:.3f} s; peak RSS: {result['peak_rss_mb']} MB"
+    )
+    cold = result.get("cold_start")
+    if cold:
+        lines.append(
+            f"cold start (fresh `edgemood infer`, {cold['runs']} runs): median "
+            f"{cold['median_s']:.3f} s, min {cold['min_s']:.3f} s, "
+            f"peak RSS {cold['peak_rss_mb']} MB"
+        )
+    lines.append(
+        "model sizes: " + ", ".join(f"{k} {v:,} B" for k, v in result["sizes_bytes"].items())
+    )
+    accuracy = result.get("accuracy")
+    if accuracy:
+        lines += [
+            "",
+            f"accuracy on {accuracy['data']}: {accuracy['accuracy']:.3f}, macro-F1 "
+            f"{accuracy['macro_f1']:.3f} ({accuracy['clips']} clips, {len(accuracy['failed'])} "
+            "failed)",
+            "confusion (rows: true, columns: predicted): " + " ".join(e[:3] for e in EMOTIONS),
+        ]
+        for name, row in zip(EMOTIONS, accuracy["confusion"]):
+            lines.append(f"  {name:<10}" + "".join(f"{v:>5}" for v in row))
+    return "\n".join(lines)
+
+
+def to_json(result: dict) -> str:
+    return json.dumps(result)
