@@ -26,8 +26,9 @@ from edgemood.errors import ModelError
 from edgemood.ravdess import parse_name
 
 TEXT_DIM = 768
-# A fixed length keeps the ONNX session's plan warm and suits INT8/TFLite; spoken clips of a few
-# seconds hold 10-30 words, so 64 word pieces leave room without wasting compute.
+# Spoken clips of a few seconds hold 10-30 words, so 64 word pieces leave room. One sentence per
+# call is not padded: padding a RAVDESS statement (~8 pieces) to 64 made the INT8 encoder 3x
+# slower for the same vector (benchmarks/RESULTS.md).
 MAX_TOKENS = 64
 MANIFEST = "text_encoder.json"
 ENV_VAR = "EDGEMOOD_TEXT_ENCODER"
@@ -88,8 +89,7 @@ class TextEncoder:
         except Exception as exc:  # tokenizers raises a bare Exception for missing/bad files
             raise ModelError(f"{tokenizer_path}: unreadable tokenizer") from exc
         self._tokenizer.enable_truncation(self.max_tokens)
-        pad_id = self._tokenizer.token_to_id("[PAD]") or 0
-        self._tokenizer.enable_padding(length=self.max_tokens, pad_id=pad_id, pad_token="[PAD]")
+        self._tokenizer.no_padding()  # a tokenizer.json may carry the hub's padding settings
         self.model_file = self.directory / manifest.get("model", "model.onnx")
         self._backend = load_backend(self.model_file, threads)
 

@@ -78,3 +78,14 @@ def test_media_files_expands_folders(tmp_path):
         (tmp_path / name).write_bytes(b"x")
     assert media_files([tmp_path]) == [tmp_path / "a.flac", tmp_path / "sub" / "b.mp4"]
     assert media_files([tmp_path / "notes.txt"]) == [tmp_path / "notes.txt"]
+
+
+def test_stage_plot_compares_all_four_model_files(tmp_path):
+    from benchmarks.plot_stages import main
+
+    assert main([str(ANGRY), "--runs", "1", "--out", str(tmp_path)]) == 0
+    results = json.loads((tmp_path / "stages.json").read_text())
+    assert list(results) == ["onnx fp32", "onnx int8", "tflite fp32", "tflite int8"]
+    files = {r["model_file"].rsplit("/", 1)[1] for r in results.values()}
+    assert files == {"fusion.onnx", "fusion.int8.onnx", "fusion.tflite", "fusion.int8.tflite"}
+    assert (tmp_path / "stages.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
