@@ -191,6 +191,78 @@ def bench(
     typer.echo(json.dumps(result) if as_json else format_table(result))
 
 
+@app.command()
+def serve(
+    config_file: Annotated[
+        Optional[Path],  # noqa: UP045
+        typer.Option("--config", help="TOML settings (default /etc/edgemood/config.toml if any)."),
+    ] = None,
+    host: Annotated[
+        Optional[str],  # noqa: UP045
+        typer.Option(help="Address to bind (default 127.0.0.1)."),
+    ] = None,
+    port: Annotated[
+        Optional[int],  # noqa: UP045
+        typer.Option(help="HTTP port (default 8377)."),
+    ] = None,
+    watch: Annotated[
+        Optional[Path],  # noqa: UP045
+        typer.Option(help="Watch folder: clips dropped here are processed once."),
+    ] = None,
+    output: Annotated[
+        Optional[Path],  # noqa: UP045
+        typer.Option(help="Results folder for the watch folder (default WATCH/results)."),
+    ] = None,
+    model: ModelOption = None,
+    backend: BackendOption = None,
+    precision: PrecisionOption = None,
+    threads: Annotated[
+        Optional[int],  # noqa: UP045
+        typer.Option(min=1, help="Threads per runtime session (default 1)."),
+    ] = None,
+    workers: Annotated[
+        Optional[int],  # noqa: UP045
+        typer.Option(min=1, help="Inference processes (default 1)."),
+    ] = None,
+    max_upload_mb: Annotated[
+        Optional[float],  # noqa: UP045
+        typer.Option(help="Upload size limit in MB (413 above; default 100)."),
+    ] = None,
+    clip_timeout_s: Annotated[
+        Optional[float],  # noqa: UP045
+        typer.Option(help="Per-clip time limit in seconds (504 above; default 120)."),
+    ] = None,
+    log_level: Annotated[
+        Optional[str],  # noqa: UP045
+        typer.Option(help="debug, info, warning or error (default info)."),
+    ] = None,
+) -> None:
+    """Keep the models warm and serve a local HTTP API (and a watch folder).
+
+    POST /v1/infer (multipart field 'file', or a 'path' under allowed_dirs) returns the JSON of
+    `edgemood infer --json`; GET /healthz; GET /metrics (Prometheus). Needs the serve extra
+    (pip install 'edgemood\\[serve]'). Settings come from a TOML file; options override it.
+    """
+    try:
+        import uvicorn  # noqa: F401
+    except ImportError:
+        _fail("edgemood serve needs the [serve] extra: pip install 'edgemood[serve]'", 4)
+    from edgemood.serve import run
+    from edgemood.service_config import load_config
+
+    overrides = {
+        "host": host, "port": port, "watch": watch, "output": output, "model": model,
+        "backend": backend, "precision": precision, "threads": threads, "workers": workers,
+        "max_upload_mb": max_upload_mb, "clip_timeout_s": clip_timeout_s, "log_level": log_level,
+    }  # fmt: skip
+    try:
+        config = load_config(config_file, overrides)
+        code = run(config)
+    except EdgemoodError as exc:
+        _fail(str(exc), exc.exit_code)
+    raise typer.Exit(code)
+
+
 def _need_train_extra() -> None:
     try:
         import torch  # noqa: F401

@@ -44,18 +44,19 @@ def _open(path: Path):
     import av
 
     if path.is_dir():
-        raise InputError(f"{path}: is a directory, not a media file")
+        raise InputError(f"{path}: is a directory, not a media file", "not_a_file")
     if not path.exists():
-        raise InputError(f"{path}: file not found")
+        raise InputError(f"{path}: file not found", "not_found")
     if path.stat().st_size == 0:
-        raise InputError(f"{path}: empty file (0 bytes)")
+        raise InputError(f"{path}: empty file (0 bytes)", "empty")
     try:
         return av.open(str(path), metadata_errors="ignore")
     except PermissionError as exc:
-        raise InputError(f"{path}: permission denied") from exc
+        raise InputError(f"{path}: permission denied", "unreadable") from exc
     except (av.error.FFmpegError, UnicodeDecodeError, ValueError) as exc:
         raise InputError(
-            f"{path}: not a readable audio or video file (corrupt, truncated or not media)"
+            f"{path}: not a readable audio or video file (corrupt, truncated or not media)",
+            "not_media",
         ) from exc
 
 
@@ -120,7 +121,7 @@ def decode_audio(path: str | Path, max_seconds: float = MAX_SECONDS) -> np.ndarr
         except av.error.FFmpegError as exc:
             # A truncated file decodes up to the damage; keep what came out if there is any.
             if not chunks:
-                raise InputError(f"{path}: audio track could not be decoded") from exc
+                raise InputError(f"{path}: audio track could not be decoded", "corrupt") from exc
     if not chunks:
         return np.zeros(0, dtype=np.float32)
     samples = np.concatenate(chunks)[:limit].astype(np.float32, copy=False)
@@ -145,7 +146,7 @@ def read_frames(
     capture = cv2.VideoCapture(str(path))
     try:
         if not capture.isOpened():
-            raise InputError(f"{path}: video could not be opened")
+            raise InputError(f"{path}: video could not be opened", "corrupt")
         native = capture.get(cv2.CAP_PROP_FPS)
         # Some containers report 0 or absurd rates; 30 fps is the common default then.
         native = native if 1.0 <= native <= 1000.0 else 30.0

@@ -10,9 +10,17 @@ class EdgemoodError(Exception):
 
 
 class InputError(EdgemoodError):
-    """The input file is missing, unreadable, not media, or holds nothing usable."""
+    """The input file is missing, unreadable, not media, or holds nothing usable.
+
+    ``reason`` is a short machine-readable code (metrics labels, HTTP status): not_found,
+    not_a_file, unreadable, empty, not_media, corrupt, nothing_usable.
+    """
 
     exit_code = 2
+
+    def __init__(self, message: str, reason: str = "nothing_usable") -> None:
+        super().__init__(message)
+        self.reason = reason
 
 
 class ModelError(EdgemoodError):

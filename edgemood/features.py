@@ -73,7 +73,7 @@ class FeatureExtractor:
         clock = time.perf_counter()
         info = probe(path)
         if not info.has_audio and not info.has_video:
-            raise InputError(f"{path}: no audio or video stream")
+            raise InputError(f"{path}: no audio or video stream", "not_media")
         duration = info.duration or 0.0
 
         if not info.has_audio:

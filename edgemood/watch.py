@@ -1,0 +1,204 @@
+"""The watch folder of ``edgemood serve``: clips dropped in are processed exactly once.
+
+Layout under the watched folder ``W``::
+
+    W/clip.mp4           dropped here (by a copy, an upload, a camera)
+    W/processing/        claimed by the service (a rename: atomic on one file system)
+    W/done/ W/failed/    where every clip ends; a failed clip gets ``NAME.error.txt`` beside it
+    results (W/results/, or the configured output folder): ``NAME.json``, the same JSON as
+                         ``edgemood infer --json`` (an error object for a failed clip)
+
+A clip is picked up only once its size and modification time have not changed for ``settle_s``
+seconds, and never while its name is hidden (``.clip.mp4``) or ends in ``.part``, ``.tmp``,
+``.partial`` or ``.crdownload``: writers that can, should write under such a name and rename
+when done. The result is written (atomically, fsynced) before the clip is moved, and on start
+every clip left in ``processing/`` by a crash or power cut goes back to the folder, so each clip
+ends in done/ or failed/ exactly once, whatever moment the service was killed at.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from edgemood.errors import EdgemoodError
+from edgemood.prediction import error_json
+from edgemood.prometheus import Metrics
+
+log = logging.getLogger("edgemood.watch")
+PARTIAL_SUFFIXES = (".part", ".tmp", ".partial", ".crdownload")
+BACKOFF_S = 30.0  # after a failed result write (disk full): retry the clip later, not in a loop
+
+
+def write_atomic(path: Path, text: str) -> None:
+    """Write via a temporary file, fsync, rename, fsync the folder: all or nothing on disk."""
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    _fsync_dir(path.parent)
+
+
+def _fsync_dir(directory: Path) -> None:
+    fd = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+class WatchFolder:
+    def __init__(
+        self,
+        inbox: Path,
+        results: Path,
+        infer: Callable[[Path], dict],
+        metrics: Metrics | None = None,
+        settle_s: float = 2.0,
+        poll_s: float = 1.0,
+    ) -> None:
+        """
+        Args:
+            inbox: the watched folder.
+            results: where NAME.json results go.
+            infer: clip path -> ``{"json": ..., "timings": ...}``; raises EdgemoodError.
+            metrics: counters to update.
+            settle_s: how long a clip's size and mtime must stay unchanged.
+            poll_s: seconds between scans.
+        """
+        self.inbox = Path(inbox)
+        self.processing = self.inbox / "processing"
+        self.done = self.inbox / "done"
+        self.failed = self.inbox / "failed"
+        self.results = Path(results)
+        self.infer = infer
+        self.metrics = metrics
+        self.settle_s = settle_s
+        self.poll_s = poll_s
+        self._seen: dict[str, tuple[int, int, float]] = {}
+        self._retry_after: dict[str, float] = {}
+        for folder in (self.inbox, self.processing, self.done, self.failed, self.results):
+            folder.mkdir(parents=True, exist_ok=True)
+
+    def recover(self) -> int:
+        """Return clips a previous run left in processing/ to the folder; how many."""
+        count = 0
+        for clip in sorted(self.processing.iterdir()):
+            if clip.is_file():
+                os.replace(clip, self._free_name(self.inbox, clip.name))
+                count += 1
+        if count:
+            _fsync_dir(self.inbox)
+            log.warning("requeued %d clip(s) left in processing/ by an interrupted run", count)
+        return count
+
+    def ready(self, now: float | None = None) -> list[Path]:
+        """Clips whose size and mtime have been stable for settle_s."""
+        now = time.monotonic() if now is None else now
+        ready, present = [], set()
+        for entry in sorted(self.inbox.iterdir()):
+            name = entry.name
+            if name.startswith(".") or name.lower().endswith(PARTIAL_SUFFIXES):
+                continue
+            try:
+                stat = entry.stat()
+            except FileNotFoundError:
+                continue
+            if not entry.is_file():
+                continue
+            present.add(name)
+            if self._retry_after.get(name, 0.0) > now:
+                continue
+            key = (stat.st_size, stat.st_mtime_ns)
+            seen = self._seen.get(name)
+            if seen is None or seen[:2] != key:
+                self._seen[name] = (*key, now)
+            elif now - seen[2] >= self.settle_s:
+                ready.append(entry)
+        self._seen = {k: v for k, v in self._seen.items() if k in present}
+        return ready
+
+    def _free_name(self, folder: Path, name: str) -> Path:
+        """``folder/name``, or ``folder/stem.N.suffix`` when that name is taken: in the inbox by
+        another clip, in done/ or failed/ by a clip filed there before (a name dropped twice).
+        A result file alone does not take a name: it is what an interrupted run left behind
+        for this very clip, and is rewritten."""
+        folders = (self.inbox,) if folder == self.inbox else (self.done, self.failed)
+        stem, suffix, n = Path(name).stem, Path(name).suffix, 1
+        candidate = name
+        while any((f / candidate).exists() for f in folders):
+            candidate = f"{stem}.{n}{suffix}"
+            n += 1
+        return folder / candidate
+
+    def process(self, clip: Path) -> str | None:
+        """Claim, infer, write the result, file the clip. Returns 'done', 'failed' or None
+        (not processed: it vanished, or its result could not be written and it waits)."""
+        claimed = self.processing / clip.name
+        try:
+            os.rename(clip, claimed)
+        except FileNotFoundError:
+            return None
+        original = clip.name
+        try:
+            payload = self.infer(claimed)
+            outcome, reason = "done", None
+            result = {**payload["json"], "file": original}
+        except EdgemoodError as exc:
+            outcome = "failed"
+            reason = str(exc).replace(str(claimed), original)
+            result = error_json(original, reason)
+            self._count("edgemood_errors_total", reason=getattr(exc, "reason", "error"))
+        final = self._free_name(self.done if outcome == "done" else self.failed, original)
+        try:
+            write_atomic(self.results / f"{final.name}.json", json.dumps(result) + "\n")
+            if reason is not None:
+                write_atomic(final.with_name(final.name + ".error.txt"), reason + "\n")
+        except OSError as exc:
+            # Disk full or read-only: say so, put the clip back, try again later.
+            log.error("cannot write the result of %s: %s; clip requeued", original, exc)
+            self._count("edgemood_errors_total", reason="output_write")
+            os.replace(claimed, self._free_name(self.inbox, original))
+            self._retry_after[original] = time.monotonic() + BACKOFF_S
+            return None
+        os.replace(claimed, final)
+        _fsync_dir(final.parent)
+        self._count("edgemood_clips_processed_total", source="watch", outcome=outcome)
+        if outcome == "done":
+            log.info("%s: %s -> %s", original, result["emotion"], final)
+        else:
+            log.warning("%s: failed (%s) -> %s", original, reason, final)
+        return outcome
+
+    def _count(self, name: str, **labels: str) -> None:
+        if self.metrics is not None:
+            self.metrics.inc(name, **labels)
+
+    def run(self, stop: threading.Event) -> None:
+        """Scan and process until ``stop`` is set; a clip in progress is finished first."""
+        self.recover()
+        log.info("watching %s (results in %s)", self.inbox, self.results)
+        while not stop.is_set():
+            for clip in self.ready():
+                if stop.is_set():
+                    break
+                try:
+                    self.process(clip)
+                except OSError as exc:  # the folder itself went away or turned read-only
+                    log.error("watch folder error on %s: %s", clip.name, exc)
+                    self._count("edgemood_errors_total", reason="watch_io")
+                    stop.wait(BACKOFF_S)
+            stop.wait(self.poll_s)
