@@ -4,6 +4,7 @@ HTTP, a watch folder, /metrics, SIGTERM; and the systemd unit checked by systemd
 from __future__ import annotations
 
 import concurrent.futures
+import contextlib
 import json
 import os
 import shutil
@@ -291,3 +292,56 @@ def test_systemd_unit_verifies(tmp_path):
 def test_install_script_is_valid_bash():
     done = subprocess.run(["bash", "-n", str(REPO / "deploy" / "install.sh")], capture_output=True)
     assert done.returncode == 0, done.stderr
+
+
+def test_clip_time_limit_gives_504_and_a_fresh_worker(tmp_path):
+    server = Server(tmp_path, clip_timeout_s=0.001)  # every clip is "too slow"
+    try:
+        status, reply = server.upload(HAPPY.name, HAPPY.read_bytes())
+        assert status == 504 and "clip time limit" in reply["error"]
+        # The stuck worker was replaced, not leaked: the service still answers.
+        assert server.get("/healthz")[0] == 200
+        assert server.upload(HAPPY.name, HAPPY.read_bytes())[0] == 504
+        assert 'edgemood_errors_total{reason="timeout"} 2' in server.get("/metrics")[1]
+        children = subprocess.run(
+            ["pgrep", "-P", str(server.process.pid), "-f", "spawn_main"],
+            capture_output=True,
+            text=True,
+        ).stdout.split()
+        assert len(children) == 1  # one live worker: the killed ones are gone
+    finally:
+        assert server.stop() == 0
+    time.sleep(0.5)
+    for pid in children:  # and no worker outlives the service
+        assert not Path(f"/proc/{pid}").exists()
+
+
+def test_systemd_notify_protocol(tmp_path):
+    """READY=1 once serving, WATCHDOG=1 pings when WatchdogSec asks, STOPPING=1 on SIGTERM."""
+    address = str(tmp_path / "notify.sock")
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    sock.bind(address)
+    sock.settimeout(30)
+    env = {"NOTIFY_SOCKET": address, "WATCHDOG_USEC": "400000"}  # ping every 0.2 s
+    saved = {k: os.environ.get(k) for k in env}
+    os.environ.update(env)
+    try:
+        server = Server(tmp_path)
+        os.environ["WATCHDOG_PID"] = str(server.process.pid)  # (only read at start: harmless)
+        messages = []
+        while sum("WATCHDOG=1" in m for m in messages) < 2:
+            messages.append(sock.recv(4096).decode())
+        assert messages[0].startswith("READY=1")
+        assert server.stop() == 0
+        sock.settimeout(2)
+        with contextlib.suppress(TimeoutError):
+            while True:
+                messages.append(sock.recv(4096).decode())
+        assert "STOPPING=1" in messages
+    finally:
+        sock.close()
+        for key, value in {**saved, "WATCHDOG_PID": None}.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
