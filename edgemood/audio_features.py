@@ -136,9 +136,21 @@ def _delta(values: np.ndarray, width: int = 9) -> np.ndarray:
     return out / np.sum(weights**2)
 
 
+# Pitch frames are analysed in blocks: each frame is independent, and a block bounds the float64
+# FFT buffers (a minute of audio at once needed ~600 MB; a block of 512 frames, ~50 MB).
+PITCH_BLOCK = 512
+
+
 def _pitch(samples: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """YIN f0 (Hz, 0 where unvoiced), voicing confidence and HNR (dB) per frame."""
-    frames = _frames(samples, PITCH_FRAME).astype(np.float64)
+    view = _frames(samples, PITCH_FRAME)  # a strided view: no copy yet
+    blocks = [_pitch_block(view[i : i + PITCH_BLOCK]) for i in range(0, len(view), PITCH_BLOCK)]
+    f0, voicing, hnr = (np.concatenate(parts) for parts in zip(*blocks))
+    return f0, voicing, hnr
+
+
+def _pitch_block(view: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    frames = view.astype(np.float64)
     frames = frames - frames.mean(1, keepdims=True)
     tau_max = int(SAMPLE_RATE / F0_MIN)
     tau_min = int(SAMPLE_RATE / F0_MAX)

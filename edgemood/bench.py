@@ -103,6 +103,25 @@ _CHILD = (
 )
 
 
+def measured_infer(
+    args: list[str], timeout: float = 300, prefix: list[str] | None = None
+) -> tuple[subprocess.CompletedProcess, int | None]:
+    """Run ``edgemood ARGS`` in a fresh process; returns it and its own peak RSS (KiB).
+
+    ``prefix`` goes before the interpreter (e.g. a privilege-dropping wrapper)."""
+    done = subprocess.run(
+        [*(prefix or []), sys.executable, "-c", _CHILD, *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+    peaks = [int(line.split("=")[1]) for line in done.stderr.splitlines() if "bench-rss" in line]
+    done.stderr = "".join(
+        line for line in done.stderr.splitlines(keepends=True) if "bench-rss" not in line
+    )
+    return done, (max(peaks) if peaks else None)
+
+
 def cold_start(clip: Path, config: BenchConfig) -> dict:
     """Wall time of fresh ``edgemood infer`` processes (interpreter start, imports, model
     loading, one clip), and the largest peak RSS among them."""
@@ -110,16 +129,13 @@ def cold_start(clip: Path, config: BenchConfig) -> dict:
     times, peaks = [], []
     for _ in range(config.cold_runs):
         clock = time.perf_counter()
-        done = subprocess.run(
-            [sys.executable, "-c", _CHILD, *args], capture_output=True, text=True, timeout=300
-        )
+        done, peak = measured_infer(args)
         times.append(time.perf_counter() - clock)
         if done.returncode != 0:
-            reason = [line for line in done.stderr.splitlines() if "bench-rss" not in line]
-            raise EdgemoodError(f"cold start: edgemood infer failed: {(reason or ['?'])[-1]}")
-        peaks += [
-            int(line.split("=")[1]) for line in done.stderr.splitlines() if "bench-rss" in line
-        ]
+            reason = done.stderr.strip().splitlines() or ["?"]
+            raise EdgemoodError(f"cold start: edgemood infer failed: {reason[-1]}")
+        if peak is not None:
+            peaks.append(peak)
     return {
         "command": " ".join(["edgemood", *args]),
         "median_s": round(statistics.median(times), 3),

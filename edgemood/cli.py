@@ -66,7 +66,9 @@ def _format(prediction) -> str:
 @app.command()
 def infer(
     clips: Annotated[
-        Optional[list[Path]],  # noqa: UP045
+        # Plain strings: click's path checks would reject an unreadable file for the whole call
+        # with a boxed message; edgemood reports each bad clip on one line and goes on.
+        Optional[list[str]],  # noqa: UP045
         typer.Argument(help="Video or audio files (globs welcome).", show_default=False),
     ] = None,
     example: Annotated[
@@ -95,7 +97,7 @@ def infer(
     from edgemood.pipeline import EXAMPLE_CLIP, Recognizer
     from edgemood.prediction import error_json
 
-    clips = list(clips or []) + ([EXAMPLE_CLIP] if example else [])
+    clips = [Path(c) for c in clips or []] + ([EXAMPLE_CLIP] if example else [])
     if not clips:
         _fail("no clips given (pass files, or --example for the bundled one)", 2)
     try:
@@ -137,7 +139,7 @@ def infer(
 @app.command()
 def bench(
     clips: Annotated[
-        Optional[list[Path]],  # noqa: UP045
+        Optional[list[str]],  # noqa: UP045
         typer.Argument(
             help="Clips or folders to time (default: the bundled example).", show_default=False
         ),
@@ -179,7 +181,7 @@ def bench(
         threads=threads,
         text_encoder=text_encoder,
     )
-    files = media_files(clips) if clips else [EXAMPLE_CLIP]
+    files = media_files([Path(c) for c in clips]) if clips else [EXAMPLE_CLIP]
     if not files:
         _fail("no media files found in the given folders", InputError.exit_code)
     try:

@@ -6,12 +6,14 @@ Frames go through OpenCV (its wheel also bundles FFmpeg), sampled at ``VISUAL_FP
 expressions change over hundreds of milliseconds, so 5 frames per second keep the expression while
 costing a sixth of the face-model time of 30 fps. Skipped frames are only grabbed, never converted.
 
-Long inputs are capped, not streamed: at most ``MAX_SECONDS`` of a clip are analysed (the model
-pools over time anyway), so memory stays bounded whatever the file's length.
+Long inputs are capped and streamed: audio decoding stops after ``MAX_SECONDS`` (the model pools
+over time anyway), frames are yielded one by one up to the same limit, and videos with frames
+over ``MAX_FRAME_PIXELS`` are not decoded at all; memory stays bounded whatever the file.
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,6 +21,11 @@ from pathlib import Path
 import numpy as np
 
 from edgemood.errors import InputError
+
+# OpenCV's FFmpeg backend prints decoder complaints ("error while decoding MB ...") straight to
+# stderr, which would break the one-line-per-bad-clip rule; damage is reported by edgemood itself.
+# Set before cv2 is first imported (AV_LOG_QUIET = -8); a value already set by the user wins.
+os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")
 
 SAMPLE_RATE = 16000
 VISUAL_FPS = 5.0
@@ -29,6 +36,9 @@ MAX_SECONDS = 60.0
 # Frames larger than this (longer side, pixels) are shrunk first: the face models work at
 # 128-192 px, and an 8K frame would otherwise cost memory for nothing.
 MAX_FRAME_SIDE = 1280
+# Larger videos are not decoded at all (the face is then reported missing, the audio is still
+# used): one 4096x4096 frame alone took the process to 380 MB, too much for a Pi. DCI 4K fits.
+MAX_FRAME_PIXELS = 4096 * 2160
 
 
 @dataclass(frozen=True)
@@ -38,6 +48,8 @@ class MediaInfo:
     has_audio: bool
     has_video: bool
     duration: float | None
+    width: int = 0
+    height: int = 0
 
 
 def _open(path: Path):
@@ -80,10 +92,14 @@ def probe(path: str | Path) -> MediaInfo:
     path = Path(path)
     with _open(path) as container:
         duration = container.duration / 1_000_000 if container.duration else None
+        videos = _video_streams(container)
+        context = videos[0].codec_context if videos else None
         return MediaInfo(
             has_audio=bool(container.streams.audio),
-            has_video=bool(_video_streams(container)),
+            has_video=bool(videos),
             duration=duration,
+            width=int(getattr(context, "width", 0) or 0),
+            height=int(getattr(context, "height", 0) or 0),
         )
 
 
@@ -143,7 +159,9 @@ def read_frames(
     import cv2
 
     path = Path(path)
-    capture = cv2.VideoCapture(str(path))
+    # One decoding thread: FFmpeg otherwise keeps a frame buffer per thread, and a 4K clip then
+    # costs hundreds of MB; at 5 sampled frames per second one thread keeps up.
+    capture = cv2.VideoCapture(str(path), cv2.CAP_FFMPEG, [cv2.CAP_PROP_N_THREADS, 1])
     try:
         if not capture.isOpened():
             raise InputError(f"{path}: video could not be opened", "corrupt")

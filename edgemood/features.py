@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from edgemood.audio_features import SAMPLE_RATE, audio_features
-from edgemood.decode import VISUAL_FPS, decode_audio, probe, read_frames
+from edgemood.decode import MAX_FRAME_PIXELS, VISUAL_FPS, decode_audio, probe, read_frames
 from edgemood.errors import InputError
 from edgemood.labels import MODALITIES
 from edgemood.model import ModelInputs
@@ -95,7 +95,13 @@ class FeatureExtractor:
 
         face_frames = 0
         if info.has_video and self.use["visual"]:
-            face_frames = self._visual(path, inputs, notes, timings)
+            if info.width * info.height > MAX_FRAME_PIXELS:
+                notes.append(
+                    f"video frames {info.width}x{info.height} exceed the 4096x2160 limit: "
+                    "face not used"
+                )
+            else:
+                face_frames = self._visual(path, inputs, notes, timings)
         elif info.has_video:
             notes.append("visual branch not trained in this model: face not used")
 
@@ -115,7 +121,11 @@ class FeatureExtractor:
         clock = time.perf_counter()
         landmarker = self._face()
         landmarker.reset()
-        rows, seen = visual_features(read_frames(path, self.visual_fps), landmarker)
+        try:
+            rows, seen = visual_features(read_frames(path, self.visual_fps), landmarker)
+        except InputError as exc:  # the audio may still be fine: report the face as missing
+            notes.append(f"video could not be read ({exc.reason}): face not used")
+            return 0
         timings["face"] = time.perf_counter() - clock
         if len(rows):
             inputs.visual = rows

@@ -192,13 +192,17 @@ class WatchFolder:
         self.recover()
         log.info("watching %s (results in %s)", self.inbox, self.results)
         while not stop.is_set():
-            for clip in self.ready():
-                if stop.is_set():
-                    break
-                try:
+            try:
+                for clip in self.ready():
+                    if stop.is_set():
+                        break
                     self.process(clip)
-                except OSError as exc:  # the folder itself went away or turned read-only
-                    log.error("watch folder error on %s: %s", clip.name, exc)
-                    self._count("edgemood_errors_total", reason="watch_io")
-                    stop.wait(BACKOFF_S)
+            except OSError as exc:  # the folder itself went away or turned read-only
+                log.error("watch folder error: %s", exc)
+                self._count("edgemood_errors_total", reason="watch_io")
+                stop.wait(BACKOFF_S)
+            except Exception:  # never let the thread die silently: log, count, go on
+                log.exception("watch folder: unexpected error")
+                self._count("edgemood_errors_total", reason="watch_internal")
+                stop.wait(BACKOFF_S)
             stop.wait(self.poll_s)

@@ -102,7 +102,10 @@ class _Worker:
         self.model_info: dict[str, str] = payload
 
     def infer(self, path: str, transcript: str | None, timeout: float) -> dict[str, Any]:
-        self.conn.send((path, transcript))
+        try:  # a worker killed from outside (OOM killer) shows up here as a broken pipe
+            self.conn.send((path, transcript))
+        except (OSError, EOFError) as exc:
+            raise WorkerCrashed(f"{path}: the inference worker had died; replaced") from exc
         if not self.conn.poll(timeout):
             raise ClipTimeout(f"{path}: not finished within {timeout:g} s (clip time limit)")
         try:

@@ -13,101 +13,15 @@ import socket
 import subprocess
 import sys
 import time
-import urllib.error
-import urllib.request
-import uuid
 from pathlib import Path
 
 import pytest
 from conftest import ANGRY, HAPPY, SAD
+from service import Server, wait_for
 
 from edgemood.service_config import ConfigError, load_config
 
 REPO = Path(__file__).resolve().parent.parent
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-class Server:
-    def __init__(self, tmp: Path, **settings) -> None:
-        self.port = _free_port()
-        self.watch = tmp / "inbox"
-        self.allowed = tmp / "allowed"
-        self.allowed.mkdir(parents=True, exist_ok=True)
-        config = {
-            "port": self.port,
-            "watch": str(self.watch),
-            "allowed_dirs": [str(self.allowed)],
-            "settle_s": 0.6,
-            "poll_interval_s": 0.1,
-            "clip_timeout_s": 30.0,
-            **settings,
-        }
-        self.config = tmp / f"config-{self.port}.toml"
-        self.config.write_text(
-            "\n".join(f"{k} = {json.dumps(v)}" for k, v in config.items()) + "\n"
-        )
-        self.log = tmp / f"serve-{self.port}.log"
-        self.start()
-
-    def start(self) -> None:
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "edgemood.cli", "serve", "--config", str(self.config)],
-            stdout=self.log.open("ab"),
-            stderr=subprocess.STDOUT,
-        )
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            try:
-                if self.get("/healthz")[0] == 200:
-                    return
-            except OSError:
-                pass
-            if self.process.poll() is not None:
-                raise RuntimeError(f"server exited: {self.log.read_text()}")
-            time.sleep(0.1)
-        raise RuntimeError("server did not become healthy")
-
-    def url(self, path: str) -> str:
-        return f"http://127.0.0.1:{self.port}{path}"
-
-    def get(self, path: str) -> tuple[int, str]:
-        try:
-            with urllib.request.urlopen(self.url(path), timeout=30) as reply:
-                return reply.status, reply.read().decode()
-        except urllib.error.HTTPError as exc:
-            return exc.code, exc.read().decode()
-
-    def post(self, body: bytes, content_type: str) -> tuple[int, dict]:
-        request = urllib.request.Request(
-            self.url("/v1/infer"), data=body, headers={"Content-Type": content_type}
-        )
-        try:
-            with urllib.request.urlopen(request, timeout=60) as reply:
-                return reply.status, json.loads(reply.read())
-        except urllib.error.HTTPError as exc:
-            return exc.code, json.loads(exc.read())
-
-    def upload(self, name: str, data: bytes) -> tuple[int, dict]:
-        boundary = uuid.uuid4().hex
-        body = (
-            (
-                f"--{boundary}\r\nContent-Disposition: form-data; "
-                f'name="file"; filename="{name}"\r\n'
-                "Content-Type: application/octet-stream\r\n\r\n"
-            ).encode()
-            + data
-            + f"\r\n--{boundary}--\r\n".encode()
-        )
-        return self.post(body, f"multipart/form-data; boundary={boundary}")
-
-    def stop(self, sig: int = signal.SIGTERM) -> int:
-        self.process.send_signal(sig)
-        return self.process.wait(timeout=60)
 
 
 @pytest.fixture(scope="module")
@@ -190,15 +104,6 @@ def _metric(server, key: str) -> float:
     return 0.0
 
 
-def _wait_for(predicate, timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.1)
-    raise AssertionError("timed out")
-
-
 def test_watch_folder_files_every_clip_once(server):
     watch = server.watch
     shutil.copy(ANGRY, watch / ANGRY.name)
@@ -217,8 +122,8 @@ def test_watch_folder_files_every_clip_once(server):
     time.sleep(1.2)
     assert part.exists()  # untouched
     part.rename(watch / "renamed.flac")
-    _wait_for(lambda: len(list((watch / "done").glob("*.flac"))) == 3)
-    _wait_for(lambda: (watch / "failed" / "corrupt.mp4").exists())
+    wait_for(lambda: len(list((watch / "done").glob("*.flac"))) == 3)
+    wait_for(lambda: (watch / "failed" / "corrupt.mp4").exists())
     results = {p.name: json.loads(p.read_text()) for p in (watch / "results").glob("*.json")}
     assert results["slow.flac.json"]["emotion"] == _cli_json(SAD)["emotion"]
     assert results["renamed.flac.json"]["file"] == "renamed.flac"
@@ -258,7 +163,7 @@ def test_sigterm_finishes_in_flight_work(tmp_path):
     assert status == 200
     for i in range(3):
         shutil.copy(ANGRY, server.watch / f"clip{i}.flac")
-    _wait_for(lambda: any((server.watch / "processing").iterdir())
+    wait_for(lambda: any((server.watch / "processing").iterdir())
               or len(list((server.watch / "done").iterdir())) > 0)  # fmt: skip
     assert server.stop(signal.SIGTERM) == 0
     log = server.log.read_text()
@@ -345,3 +250,21 @@ def test_systemd_notify_protocol(tmp_path):
                 os.environ.pop(key, None)
             else:
                 os.environ[key] = value
+
+
+def test_a_worker_killed_from_outside_is_replaced(tmp_path):
+    """The OOM killer takes the inference worker: that request fails with 500, the next works."""
+    server = Server(tmp_path)
+    try:
+        (worker,) = subprocess.run(
+            ["pgrep", "-P", str(server.process.pid), "-f", "spawn_main"],
+            capture_output=True,
+            text=True,
+        ).stdout.split()
+        os.kill(int(worker), signal.SIGKILL)
+        time.sleep(0.2)
+        status, reply = server.upload(HAPPY.name, HAPPY.read_bytes())
+        assert status == 500 and "worker" in reply["error"]
+        assert server.upload(HAPPY.name, HAPPY.read_bytes())[0] == 200
+    finally:
+        assert server.stop() == 0
