@@ -20,16 +20,7 @@ TESTS = Path(__file__).resolve().parent.parent / "tests"
 sys.path.insert(0, str(TESTS))
 
 from conftest import ANGRY, HAPPY, SAD  # noqa: E402
-from service import Server  # noqa: E402
-
-
-def filed(watch: Path) -> list[str]:
-    return [
-        p.name
-        for folder in ("done", "failed")
-        for p in (watch / folder).iterdir()
-        if not p.name.endswith(".error.txt")
-    ]
+from service import Server, filed  # noqa: E402
 
 
 def main(seed: int = 11, cycles: int = 30) -> int:

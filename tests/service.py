@@ -123,3 +123,13 @@ def wait_for(predicate, timeout: float = 30.0) -> None:
             return
         time.sleep(0.05)
     raise AssertionError("timed out")
+
+
+def filed(watch: Path) -> list[str]:
+    """Names of the clips a watch folder has filed in done/ and failed/."""
+    return [
+        p.name
+        for folder in ("done", "failed")
+        for p in (watch / folder).iterdir()
+        if not p.name.endswith(".error.txt")
+    ]

@@ -12,14 +12,13 @@ import signal
 import subprocess
 import threading
 import time
-from pathlib import Path
 
 import pytest
 from conftest import ANGRY, HAPPY, SAD
 from corpus import build
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from service import Server, wait_for
+from service import Server, filed, wait_for
 
 from edgemood.bench import measured_infer
 from edgemood.errors import InputError
@@ -152,7 +151,7 @@ def test_kill_9_never_loses_a_clip(tmp_path):
             server.process.wait(10)
             server.start()
         try:
-            wait_for(lambda: len(_filed(server.watch)) >= len(dropped), timeout=60)
+            wait_for(lambda: len(filed(server.watch)) >= len(dropped), timeout=60)
         except AssertionError:
             state = {d: sorted(p.name for p in (server.watch / d).iterdir())
                      for d in (".", "processing", "done", "failed")}  # fmt: skip
@@ -161,22 +160,13 @@ def test_kill_9_never_loses_a_clip(tmp_path):
     finally:
         if server.process.poll() is None:
             server.stop()
-    filed = _filed(server.watch)
-    assert sorted(filed) == sorted(dropped)  # each exactly once, none renamed, none lost
-    for name in filed:
+    names = filed(server.watch)
+    assert sorted(names) == sorted(dropped)  # each exactly once, none renamed, none lost
+    for name in names:
         result = json.loads((server.watch / "results" / f"{name}.json").read_text())
         assert result["file"] == name and ("error" in result) == name.endswith("_bad.mp4")
     assert list((server.watch / "processing").iterdir()) == []
     print(f"{len(dropped)} clips, 8 kill -9 cycles, {kills_mid_clip} with a clip in processing/")
-
-
-def _filed(watch: Path) -> list[str]:
-    return [
-        p.name
-        for folder in ("done", "failed")
-        for p in (watch / folder).iterdir()
-        if not p.name.endswith(".error.txt")
-    ]
 
 
 def test_full_output_disk_is_an_error_not_silence(tmp_path):
