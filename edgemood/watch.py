@@ -177,6 +177,9 @@ class WatchFolder:
         os.replace(claimed, final)
         _fsync_dir(final.parent)
         self._count("edgemood_clips_processed_total", source="watch", outcome=outcome)
+        if self.metrics is not None and outcome == "done":
+            for stage, seconds in payload.get("timings", {}).items():
+                self.metrics.observe("edgemood_stage_seconds", seconds, stage=stage)
         if outcome == "done":
             log.info("%s: %s -> %s", original, result["emotion"], final)
         else:
