@@ -26,7 +26,9 @@ REPO = Path(__file__).resolve().parent.parent
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    server = Server(tmp_path_factory.mktemp("serve"), max_upload_mb=0.06)
+    # settle_s well above the slow writer's pause below, so a loaded CI machine cannot make the
+    # half-written clip look finished.
+    server = Server(tmp_path_factory.mktemp("serve"), max_upload_mb=0.06, settle_s=1.5)
     yield server
     if server.process.poll() is None:
         server.stop()
