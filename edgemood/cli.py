@@ -90,9 +90,11 @@ def infer(
 ) -> None:
     """Print the emotion, the sentiment and the 8 probabilities of each clip.
 
-    Sentiment: happy and surprised are positive; neutral and calm are neutral; sad, angry,
-    fearful and disgust are negative. Exit code 0 when every clip was processed, 2 when any
-    clip failed (the others are still processed), 3 when the model cannot be loaded.
+    Sentiment: happy and surprised are positive; neutral and calm are neutral;
+    sad, angry, fearful and disgust are negative.
+
+    Exit code 0 when every clip was processed, 2 when any clip failed (the
+    others are still processed), 3 when the model cannot be loaded.
     """
     from edgemood.pipeline import EXAMPLE_CLIP, Recognizer
     from edgemood.prediction import error_json
@@ -161,12 +163,12 @@ def bench(
     as_json: Annotated[bool, typer.Option("--json", help="One JSON object on stdout.")] = False,
     debug: Annotated[bool, typer.Option(help="Show tracebacks.")] = False,
 ) -> None:
-    """Measure speed, memory, model sizes and (with --data) accuracy on this device.
+    """Measure speed, memory, model sizes and (with --data) accuracy here.
 
-    Per stage (decode, audio features, face, text, fusion) and end to end: median and p95
-    latency after a warm-up; real-time factor (processing time / clip duration, key "rtf" in
-    --json); frames per second of the face stage; peak RSS; cold start of a fresh
-    `edgemood infer`.
+    Per stage (decode, audio features, face, text, fusion) and end to end:
+    median and p95 latency after a warm-up; real-time factor (processing time /
+    clip duration, key "rtf" in --json); frames per second of the face stage;
+    peak RSS; cold start of a fresh `edgemood infer`.
     """
     from edgemood.bench import BenchConfig, format_table, media_files, run_accuracy, run_bench
     from edgemood.pipeline import EXAMPLE_CLIP
@@ -241,9 +243,10 @@ def serve(
 ) -> None:
     """Keep the models warm and serve a local HTTP API (and a watch folder).
 
-    POST /v1/infer (multipart field 'file', or a 'path' under allowed_dirs) returns the JSON of
-    `edgemood infer --json`; GET /healthz; GET /metrics (Prometheus). Needs the serve extra
-    (pip install 'edgemood\\[serve]'). Settings come from a TOML file; options override it.
+    POST /v1/infer (multipart field 'file', or a 'path' under allowed_dirs)
+    returns the JSON of `edgemood infer --json`; GET /healthz; GET /metrics
+    (Prometheus). Settings come from a TOML file; options override it.
+    Needs the serve extra: pip install 'edgemood\\[serve]'.
     """
     try:
         import uvicorn  # noqa: F401
@@ -380,8 +383,11 @@ def evaluate(
     speed: SpeedOption = "0.9,1.1",
     threads: ThreadsOption = 1,
 ) -> None:
-    """Train and test under a protocol; report accuracy, macro P/R/F1, per-class table, AUC,
-    confusion matrix (PNG) and calibration (needs the train extra)."""
+    """Train and test under a protocol; report the paper's metrics (train extra).
+
+    Accuracy, macro P/R/F1, per-class table with AUC, confusion matrix (PNG)
+    and calibration, for each input subset the model was trained on.
+    """
     _need_train_extra()
     if protocol not in ("speaker", "random"):
         _fail(f"unknown protocol {protocol!r} (speaker or random)", 2)

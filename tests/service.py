@@ -43,10 +43,13 @@ class Server:
         if start:
             self.start()
 
-    def start(self, **popen) -> None:
+    def start(self, prelude: str = "", **popen) -> None:
+        """Start the server; ``prelude``: Python run first in the server process (instead of a
+        preexec_fn, which forks a possibly multithreaded test process)."""
         popen.setdefault("stdout", self.log.open("ab"))
+        script = f"{prelude}\nimport sys\nfrom edgemood.cli import main\nmain()\n"
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "edgemood.cli", "serve", "--config", str(self.config)],
+            [sys.executable, "-c", script, "serve", "--config", str(self.config)],
             stderr=subprocess.STDOUT,
             **popen,
         )

@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import os
 import random
-import resource
 import shutil
 import signal
 import subprocess
@@ -174,11 +173,11 @@ def test_full_output_disk_is_an_error_not_silence(tmp_path):
     service logs an error, counts it, and keeps the clip for a later retry."""
     server = Server(tmp_path, start=False, settle_s=0.2)
 
-    def limit_file_size() -> None:
-        resource.setrlimit(resource.RLIMIT_FSIZE, (64, 64))  # a result JSON is ~300 bytes
-
     # The log goes through a pipe: a pipe has no file size, so the log itself keeps working.
-    server.start(preexec_fn=limit_file_size, stdout=subprocess.PIPE)
+    server.start(
+        prelude="import resource; resource.setrlimit(resource.RLIMIT_FSIZE, (64, 64))",
+        stdout=subprocess.PIPE,
+    )  # a result JSON is ~300 bytes
     lines: list[str] = []
     reader = threading.Thread(
         target=lambda: lines.extend(line.decode() for line in server.process.stdout), daemon=True
