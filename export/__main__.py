@@ -15,7 +15,7 @@ def fusion(
     model_dir: Annotated[Path, typer.Argument(help="Model directory (edgemood train --out).")],
     tflite: Annotated[bool, typer.Option(help="Also write FP32 TFLite.")] = True,
 ) -> None:
-    """Write fusion.onnx (if missing) and fusion.tflite into MODEL_DIR and list them in its card."""
+    """Write fusion.onnx and fusion.tflite into MODEL_DIR and list them in its card."""
     from export.fusion import export_fusion
 
     for key, path in export_fusion(model_dir, tflite=tflite).items():

@@ -15,7 +15,7 @@ from pathlib import Path
 import torch
 
 from edgemood.model import INPUT_NAMES, OUTPUT_NAME, read_card
-from edgemood.train.fusion import FusionNet
+from edgemood.train.fusion import DeployedFusion, FusionNet
 from edgemood.train.model_dir import ONNX_FP32, example_inputs, export_onnx, write_card
 from export.load import load_net
 
@@ -23,11 +23,12 @@ TFLITE_FP32 = "fusion.tflite"
 
 
 class NamedOutput(torch.nn.Module):
-    """Returns ``{"probabilities": ...}`` so the TFLite signature names its output as ONNX does."""
+    """The exported form of the model (DeployedFusion) returning ``{"probabilities": ...}``, so
+    the TFLite signature names its output as ONNX does."""
 
     def __init__(self, net: FusionNet) -> None:
         super().__init__()
-        self.net = net
+        self.net = DeployedFusion(net).eval()
 
     def forward(
         self,
@@ -57,7 +58,7 @@ def export_tflite(net: FusionNet, path: Path) -> Path:
 
 
 def export_fusion(directory: Path, tflite: bool = True) -> dict[str, Path]:
-    """Write ``fusion.onnx`` (when missing) and ``fusion.tflite`` into a model directory.
+    """Write ``fusion.onnx`` and ``fusion.tflite`` into a model directory.
 
     Args:
         directory: a model directory (from ``edgemood train``, or the bundled one).
@@ -70,8 +71,7 @@ def export_fusion(directory: Path, tflite: bool = True) -> dict[str, Path]:
     net = load_net(directory)
     files = card.setdefault("files", {})
     onnx_path = directory / files.get("onnx_fp32", ONNX_FP32)
-    if not onnx_path.is_file():
-        export_onnx(net, onnx_path)
+    export_onnx(net, onnx_path)  # rewritten: an older file may predate the DeployedFusion form
     files["onnx_fp32"] = onnx_path.name
     written = {"onnx_fp32": onnx_path}
     if tflite:

@@ -15,8 +15,9 @@ import onnx
 import torch
 from onnx import numpy_helper
 
+from edgemood.labels import MODALITIES
 from edgemood.model import read_card
-from edgemood.train.fusion import FusionConfig, FusionNet
+from edgemood.train.fusion import EMBED, FusionConfig, FusionNet
 from edgemood.train.model_dir import CHECKPOINT, ONNX_FP32, load_checkpoint
 
 
@@ -48,17 +49,28 @@ def _weights_from_onnx(model: onnx.ModelProto, net: FusionNet) -> dict[str, torc
     for node in model.graph.node:
         if node.op_type != "MatMul" or node.input[1] not in inits:
             continue
-        source = _graph_input_of(node.input[0], producer, {i.name for i in model.graph.input})
+        source = graph_input_of(node.input[0], producer, {i.name for i in model.graph.input})
         if source is not None:
             state[f"{source}.fc.weight"] = torch.from_numpy(np.array(inits[node.input[1]]).T)
+    hidden = state.get("head.0.weight")
+    full = net.state_dict()["head.0.weight"]
+    if hidden is not None and hidden.shape != full.shape:
+        # A DeployedFusion export keeps only the trained modalities' columns; the others only
+        # ever multiplied zeros, so zeros restore the full FusionNet exactly.
+        trained = [i for i, m in enumerate(MODALITIES) if net.config.trained[m]]
+        restored = torch.zeros_like(full)
+        for k, slot in enumerate(trained):
+            restored[:, slot * EMBED : (slot + 1) * EMBED] = hidden[:, k * EMBED : (k + 1) * EMBED]
+        state["head.0.weight"] = restored
     missing = set(net.state_dict()) - set(state)
     if missing:
         raise ValueError(f"ONNX file lacks weights for {', '.join(sorted(missing))}")
     return state
 
 
-def _graph_input_of(tensor: str, producer: dict, inputs: set[str]) -> str | None:
-    """Follow first inputs upstream (Div <- Sub <- graph input) to the graph input's name."""
+def graph_input_of(tensor: str, producer: dict, inputs: set[str]) -> str | None:
+    """The graph input a tensor derives from: first inputs followed upstream
+    (MatMul <- Div <- Sub <- graph input), or None."""
     for _ in range(8):
         if tensor in inputs:
             return tensor

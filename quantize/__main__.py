@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Optional
 
 import typer
 
@@ -26,10 +26,18 @@ def fusion(
         str, typer.Option(help="Parity is measured on these actors; calibration never sees them.")
     ] = "1,2,3,4",
     calibration_clips: Annotated[int, typer.Option(help="At most this many.")] = 1000,
-    int8_output_layer: Annotated[
-        bool, typer.Option(help="Quantize the 8-way output layer too (ONNX).")
+    all_layers: Annotated[
+        bool,
+        typer.Option(help="Quantize the per-frame encoders and the output layer too."),
     ] = False,
     tflite: Annotated[bool, typer.Option(help="Also write FP32 and INT8 TFLite.")] = True,
+    held_out_evidence: Annotated[
+        Optional[list[Path]],  # noqa: UP045
+        typer.Option(
+            help="fusion.int8.onnx.json of the same method on a model trained without its test "
+            "actors (repeatable): lets a model trained on every actor default to INT8."
+        ),
+    ] = None,
 ) -> None:
     """Static INT8 ONNX and INT8 TFLite of the fusion model, with parity reports."""
     from quantize.fusion import quantize_fusion
@@ -40,8 +48,9 @@ def fusion(
         cache,
         _actors(test_actors),
         calibration_clips,
-        keep_output_layer_fp32=not int8_output_layer,
+        all_layers=all_layers,
         tflite=tflite,
+        evidence=held_out_evidence or [],
     )
     for r in reports:
         p = r["parity"]

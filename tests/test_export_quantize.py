@@ -60,13 +60,36 @@ def quantized(tmp_path_factory, ravdess_dir) -> tuple[Path, list[dict]]:
     return directory, reports
 
 
-def test_onnx_weights_rebuild_the_checkpointed_model(tmp_path, audio_model):
+def test_onnx_weights_rebuild_the_checkpointed_model(tmp_path, audio_model, fixture_inputs):
+    """Without fusion.pt the model is rebuilt from the ONNX file: every trained weight exactly;
+    the hidden layer's columns for the untrained slots (dropped by the export, they only ever
+    multiply zeros) come back as zeros; the outputs are the checkpoint's."""
     copy = tmp_path / "model"
     shutil.copytree(audio_model, copy)
     (copy / CHECKPOINT).unlink()
     rebuilt, original = load_net(copy), load_checkpoint(audio_model)
     for name, tensor in original.state_dict().items():
-        assert torch.equal(rebuilt.state_dict()[name], tensor), name
+        if name != "head.0.weight":
+            assert torch.equal(rebuilt.state_dict()[name], tensor), name
+    hidden, restored = original.state_dict()["head.0.weight"], rebuilt.state_dict()["head.0.weight"]
+    assert torch.equal(restored[:, :128], hidden[:, :128])  # the audio slot
+    assert not restored[:, 128:].any()
+    feed = FusionModel(audio_model).feed(fixture_inputs)
+    args = [torch.from_numpy(feed[n]) for n in ("audio", "audio_mask", "visual", "visual_mask",
+                                                "text", "present")]  # fmt: skip
+    with torch.no_grad():
+        torch.testing.assert_close(rebuilt(*args), original(*args))
+
+
+def test_exported_model_drops_the_untrained_slots(audio_model, full_model):
+    import onnx
+
+    def hidden_shape(directory: Path) -> list[int]:
+        graph = onnx.load(str(directory / "fusion.onnx")).graph
+        return next(list(i.dims) for i in graph.initializer if i.name == "head.0.weight")
+
+    assert hidden_shape(audio_model) == [128, 128]  # audio only: one 128-d slot
+    assert hidden_shape(full_model) == [128, 384]  # the paper's 384 when all three are trained
 
 
 def test_fp32_tflite_matches_fp32_onnx(tmp_path, full_model, fixture_inputs):

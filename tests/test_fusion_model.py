@@ -71,8 +71,9 @@ def test_untrained_branch_has_no_weights_and_no_effect(audio_model):
     assert "audio.fc.bias" in names
     assert "visual" not in names and "text.fc" not in names
     weights = sum(int(np.prod(init.dims)) for init in graph.initializer)
-    # audio (2 x 74 normalisation, 74 x 128 + 128), head (384 x 128 + 128, 128 x 8 + 8)
-    assert weights == 74 * 2 + 74 * 128 + 128 + 384 * 128 + 128 + 128 * 8 + 8
+    # audio (2 x 74 normalisation, 74 x 128 + 128), hidden layer over the audio slot only
+    # (128 x 128 + 128: the untrained slots' columns are not exported), output (128 x 8 + 8)
+    assert weights == 74 * 2 + 74 * 128 + 128 + 128 * 128 + 128 + 128 * 8 + 8
     model = FusionModel(audio_model)
     assert model.trained == {"audio": True, "visual": False, "text": False}
     inputs = _inputs()

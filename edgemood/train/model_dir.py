@@ -16,7 +16,7 @@ from edgemood.audio_features import AUDIO_FEATURES, FRAME_RATE
 from edgemood.decode import VISUAL_FPS
 from edgemood.labels import EMOTIONS
 from edgemood.model import CARD_FORMAT, CARD_NAME, INPUT_NAMES, OUTPUT_NAME
-from edgemood.train.fusion import FusionConfig, FusionNet
+from edgemood.train.fusion import DeployedFusion, FusionConfig, FusionNet
 from edgemood.visual_features import VISUAL_FEATURES
 
 # Fixed maximum lengths (10 s of audio frames at 100/s, 10 s of face frames at 5/s): static shapes
@@ -49,8 +49,9 @@ def example_inputs(batch: int = 1) -> tuple[torch.Tensor, ...]:
 
 
 def export_onnx(net: FusionNet, path: Path) -> Path:
-    """Export FP32 ONNX with named inputs/outputs, fixed lengths and a dynamic batch axis."""
-    net = net.eval()
+    """Export FP32 ONNX (the DeployedFusion form) with named inputs/outputs, fixed lengths and a
+    dynamic batch axis."""
+    net = DeployedFusion(net).eval()
     dynamic = {name: {0: "batch"} for name in (*INPUT_NAMES, OUTPUT_NAME)}
     torch.onnx.export(
         net,
