@@ -213,3 +213,37 @@ def test_size_check_fails_over_budget(tmp_path):
         "over its budget of 1,024 bytes (1.0 KB)",
         "size budget gone: models/missing.onnx is missing (budget 1,024 bytes (1.0 KB))",
     ]
+
+
+def test_held_out_evidence_decides_the_default_of_a_model_trained_on_every_actor(
+    quantized, ravdess_dir, tmp_path
+):
+    """A model whose parity-test actors were in its training data may default to INT8 only on
+    held-out evidence: reports of the same method, on held-out actors, that all hold."""
+    source, reports = quantized
+    evidence = tmp_path / "evidence.json"
+    good = json.loads(json.dumps(reports[0]))
+    good["parity"]["holds"] = True
+    bad = json.loads(json.dumps(good))
+    bad["parity"]["holds"] = False
+    directory = tmp_path / "all_actors"
+    shutil.copytree(source, directory)
+    card = json.loads((directory / "model.json").read_text())
+    card["training"]["actors"] = list(range(1, 7))  # "trained on every actor"
+    (directory / "model.json").write_text(json.dumps(card))
+
+    def default_with(report: dict | None) -> tuple[str, bool]:
+        if report is not None:
+            evidence.write_text(json.dumps(report))
+        (own,) = quantize_fusion(directory, ravdess_dir, None, [1, 2], tflite=False,
+                                 evidence=[evidence] if report is not None else [])  # fmt: skip
+        assert own["parity"]["test_actors_in_training"]
+        return json.loads((directory / "model.json").read_text())["default"], own["parity"]["holds"]
+
+    default, holds = default_with(None)
+    assert default == "fusion.onnx"  # its own parity on seen actors is not enough
+    default, holds = default_with(bad)
+    assert default == "fusion.onnx"
+    default, holds = default_with(good)
+    assert holds  # the random-weight test model keeps its answers in INT8 (seeded)
+    assert default == "fusion.int8.onnx"
