@@ -35,22 +35,30 @@ def _kb(n: int) -> str:
     return f"{n:,} bytes ({n / 1024:,.1f} KB)"
 
 
-def check_budget(name: str, budget: dict, root: Path = ROOT) -> list[str]:
-    """Problems with one budget (empty when it holds)."""
-    limit = int(budget["max_bytes"])
+def _measure(budget: dict, root: Path) -> list[tuple[str, int | None]]:
+    """(entry, size in bytes or None when missing) for each path of a budget."""
     exclude = [root / e for e in budget.get("exclude", [])]
+    return [
+        (entry, _size(root / entry, exclude) if (root / entry).exists() else None)
+        for entry in budget.get("paths", [])
+    ]
+
+
+def _problems(name: str, limit: int, measured: list[tuple[str, int | None]]) -> list[str]:
     problems = []
-    for entry in budget.get("paths", []):
-        path = root / entry
-        if not path.exists():
+    for entry, size in measured:
+        if size is None:
             problems.append(f"size budget {name}: {entry} is missing (budget {_kb(limit)})")
-            continue
-        size = _size(path, exclude)
-        if size > limit:
+        elif size > limit:
             problems.append(
                 f"size budget {name}: {entry} is {_kb(size)}, over its budget of {_kb(limit)}"
             )
     return problems
+
+
+def check_budget(name: str, budget: dict, root: Path = ROOT) -> list[str]:
+    """Problems with one budget (empty when it holds)."""
+    return _problems(name, int(budget["max_bytes"]), _measure(budget, root))
 
 
 def check_file(name: str, path: Path, budgets: Path = BUDGETS) -> str | None:
@@ -64,12 +72,14 @@ def check_all(budgets: Path = BUDGETS, root: Path = ROOT) -> tuple[list[str], li
     """(problems, lines describing each checked path)."""
     problems, report = [], []
     for name, budget in load_budgets(budgets).items():
-        problems += check_budget(name, budget, root)
-        for entry in budget.get("paths", []):
-            path = root / entry
-            if path.exists():
-                size = _size(path, [root / e for e in budget.get("exclude", [])])
-                report.append(f"{name}: {entry} {_kb(size)} / {_kb(int(budget['max_bytes']))}")
+        limit = int(budget["max_bytes"])
+        measured = _measure(budget, root)  # each path walked once, for the check and the report
+        problems += _problems(name, limit, measured)
+        report += [
+            f"{name}: {entry} {_kb(size)} / {_kb(limit)}"
+            for entry, size in measured
+            if size is not None
+        ]
     return problems, report
 
 

@@ -34,40 +34,20 @@ def prepare(work: Path) -> dict[str, Path]:
     """Full-size DistilBERT (random weights) saved as on the hub, its ONNX export, INT8 copy."""
     import shutil
 
-    import torch
-    from tokenizers import Tokenizer, models, normalizers, pre_tokenizers, processors
-    from transformers import DistilBertConfig, DistilBertModel, DistilBertTokenizerFast
-
     from edgemood.ravdess import STATEMENTS
-    from edgemood.train.text_export import export_text_encoder
+    from edgemood.train.text_export import export_text_encoder, save_offline_distilbert
     from quantize.text_encoder import quantize_text_encoder
 
     hf, fp32, int8 = work / "distilbert", work / "text_fp32", work / "text_int8"
     if not (hf / "config.json").is_file():
-        words = sorted({w for s in STATEMENTS.values() for w in s.lower().replace(".", "").split()})
-        vocab = {t: i for i, t in enumerate(["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", *words])}
-        tokenizer = Tokenizer(models.WordPiece(vocab, unk_token="[UNK]"))
-        tokenizer.normalizer = normalizers.BertNormalizer(lowercase=True)
-        tokenizer.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
-        tokenizer.post_processor = processors.TemplateProcessing(
-            single="[CLS] $A [SEP]", special_tokens=[("[CLS]", 2), ("[SEP]", 3)]
-        )
-        DistilBertTokenizerFast(tokenizer_object=tokenizer).save_pretrained(hf)
-        torch.manual_seed(0)
-        DistilBertModel(DistilBertConfig()).eval().save_pretrained(hf)
+        words = {w for s in STATEMENTS.values() for w in s.lower().replace(".", "").split()}
+        save_offline_distilbert(hf, words)  # the distilbert-base-uncased architecture
     if not (fp32 / "text_encoder.json").is_file():
         export_text_encoder(str(hf), fp32)
     if not (int8 / "model.int8.onnx").is_file():
         shutil.copytree(fp32, int8, dirs_exist_ok=True)
         quantize_text_encoder(int8)
     return {"hf": hf, "fp32": fp32, "int8": int8}
-
-
-def _rss_mb() -> float:
-    for line in open("/proc/self/status"):
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
 
 
 def _naive(work: Path):
@@ -109,6 +89,7 @@ def measure(pipeline: str, work: Path, clips: list[Path], runs: int, data_clips:
     """In a fresh process: load one pipeline, time it per stage, predict the data clips."""
     import numpy as np
 
+    from edgemood.bench import peak_rss_mb
     from edgemood.features import FeatureExtractor
     from edgemood.model import FusionModel, ModelInputs
     from edgemood.ravdess import parse_name
@@ -146,7 +127,7 @@ def measure(pipeline: str, work: Path, clips: list[Path], runs: int, data_clips:
         "cold_start_s": cold_s,
         "median_ms": {k: float(np.median(v) * 1e3) for k, v in times.items()},
         "p95_ms": {k: float(np.percentile(v, 95) * 1e3) for k, v in times.items()},
-        "peak_rss_mb": _rss_mb(),
+        "peak_rss_mb": peak_rss_mb(),
         "predictions": predictions,
         "labels": [parse_name(c).label for c in data_clips],
     }
@@ -183,7 +164,7 @@ def main(argv: list[str] | None = None) -> int:
 
     data_clips: list[Path] = []
     if args.data:
-        from edgemood.bench import media_files
+        from edgemood.decode import media_files
 
         found = media_files([args.data])
         step = max(1, len(found) // args.limit)

@@ -14,7 +14,8 @@ import json
 import sys
 from pathlib import Path
 
-from edgemood.bench import BenchConfig, media_files, run_bench
+from edgemood.bench import BenchConfig, run_bench
+from edgemood.decode import media_files
 from edgemood.pipeline import EXAMPLE_CLIP
 
 OUT = Path(__file__).resolve().parent / "results" / "stages"

@@ -15,13 +15,12 @@ import statistics
 import subprocess
 import sys
 import time
-from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from edgemood.decode import MEDIA_SUFFIXES, probe
+from edgemood.decode import media_files, probe
 from edgemood.errors import EdgemoodError, InputError
 from edgemood.features import FeatureExtractor
 from edgemood.labels import EMOTIONS, MODALITIES
@@ -44,20 +43,6 @@ class BenchConfig:
     text_encoder: Path | None = None
 
 
-def media_files(paths: Iterable[Path]) -> list[Path]:
-    """Files as given; folders expanded to the media files under them (sorted)."""
-    out: list[Path] = []
-    for path in paths:
-        path = Path(path)
-        if path.is_dir():
-            out += sorted(
-                p for p in path.rglob("*") if p.suffix.lower() in MEDIA_SUFFIXES and p.is_file()
-            )
-        else:
-            out.append(path)
-    return out
-
-
 def _summary(seconds: list[float]) -> dict[str, float] | None:
     if not seconds:
         return None
@@ -70,7 +55,17 @@ def _summary(seconds: list[float]) -> dict[str, float] | None:
 
 
 def peak_rss_mb() -> float:
-    """Peak resident memory of this process so far (Linux reports KiB)."""
+    """Peak resident memory of this process so far, in MB.
+
+    VmHWM where /proc exists: ru_maxrss survives fork and exec, so a process started by a larger
+    one would report its parent's peak (see ``_CHILD``). ru_maxrss (KiB on Linux) elsewhere."""
+    try:
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return round(int(line.split()[1]) / 1024, 1)
+    except OSError:
+        pass
     return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
 
 
@@ -87,9 +82,8 @@ def _infer_flags(config: BenchConfig) -> list[str]:
     return flags
 
 
-# Run as a fresh `edgemood infer` that reports its own peak RSS on exit. Not ru_maxrss: Linux
-# keeps it across fork and exec, so a child would inherit this (larger) process's peak. VmHWM
-# belongs to the address space, which exec replaces.
+# Run as a fresh `edgemood infer` that reports its own peak RSS (VmHWM, as peak_rss_mb) on exit.
+# Inline, not an import of this module: the import would add to the cold start being measured.
 _CHILD = (
     "import atexit, sys\n"
     "def _peak():\n"
@@ -183,12 +177,16 @@ def _sizes(recognizer: Recognizer) -> dict[str, int]:
     return sizes
 
 
+def _recognizer(config: BenchConfig) -> Recognizer:
+    return Recognizer(
+        config.model, config.backend, config.precision, config.threads, config.text_encoder
+    )
+
+
 def run_bench(clips: list[Path], config: BenchConfig, cold: bool = True) -> dict:
     """Measure the pipeline on ``clips``; raises EdgemoodError when a clip cannot be read."""
     clock = time.perf_counter()
-    recognizer = Recognizer(
-        config.model, config.backend, config.precision, config.threads, config.text_encoder
-    )
+    recognizer = _recognizer(config)
     load_s = time.perf_counter() - clock
     stages: dict[str, list[float]] = {s: [] for s in STAGES}
     end_to_end, rtf, durations, used = [], [], [], dict.fromkeys(MODALITIES, False)
@@ -213,8 +211,8 @@ def run_bench(clips: list[Path], config: BenchConfig, cold: bool = True) -> dict
         "runs": config.runs,
         "warmup": config.warmup,
         "threads": config.threads,
-        "backend": "tflite" if model.file.suffix == ".tflite" else "onnx",
-        "precision": "int8" if ".int8." in model.file.name else "fp32",
+        "backend": model.backend_name,
+        "precision": model.precision,
         "model_file": str(model.file),
         "modalities_used": used,
         "model_load_s": round(load_s, 3),
@@ -232,9 +230,7 @@ def run_bench(clips: list[Path], config: BenchConfig, cold: bool = True) -> dict
 
 def run_accuracy(data: Path, config: BenchConfig) -> dict:
     """Accuracy, macro-F1 and confusion matrix on a RAVDESS-named folder (labels from names)."""
-    recognizer = Recognizer(
-        config.model, config.backend, config.precision, config.threads, config.text_encoder
-    )
+    recognizer = _recognizer(config)
     clips = [c for c in media_files([data]) if parse_name(c) is not None]
     if not clips:
         raise InputError(f"{data}: no RAVDESS-named media files")

@@ -170,7 +170,8 @@ def bench(
     clip duration, key "rtf" in --json); frames per second of the face stage;
     peak RSS; cold start of a fresh `edgemood infer`.
     """
-    from edgemood.bench import BenchConfig, format_table, media_files, run_accuracy, run_bench
+    from edgemood.bench import BenchConfig, format_table, run_accuracy, run_bench
+    from edgemood.decode import media_files
     from edgemood.pipeline import EXAMPLE_CLIP
 
     config = BenchConfig(

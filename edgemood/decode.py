@@ -14,7 +14,7 @@ over ``MAX_FRAME_PIXELS`` are not decoded at all; memory stays bounded whatever 
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -50,6 +50,19 @@ class MediaInfo:
     duration: float | None
     width: int = 0
     height: int = 0
+
+
+def media_files(paths: Iterable[Path]) -> list[Path]:
+    """Files as given; folders expanded to the media files under them (sorted)."""
+    out: list[Path] = []
+    for path in map(Path, paths):
+        if path.is_dir():
+            out += sorted(
+                p for p in path.rglob("*") if p.suffix.lower() in MEDIA_SUFFIXES and p.is_file()
+            )
+        else:
+            out.append(path)
+    return out
 
 
 def _open(path: Path):

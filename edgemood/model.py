@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from edgemood.backends import BACKENDS, Backend, load_backend
+from edgemood.backends import BACKENDS, Backend, backend_name_for, load_backend
 from edgemood.errors import ModelError
 from edgemood.labels import EMOTIONS, MODALITIES
 
@@ -112,6 +112,16 @@ class FusionModel:
         self.text_dim = int(self.card["text_dim"])
         self.trained: dict[str, bool] = {m: bool(self.card["trained"][m]) for m in MODALITIES}
         self._check_features()
+
+    @property
+    def backend_name(self) -> str:
+        """'onnx' or 'tflite': the runtime of the file in use."""
+        return backend_name_for(self.file)
+
+    @property
+    def precision(self) -> str:
+        """'int8' or 'fp32', from the file name (``fusion.int8.onnx``, ``fusion.onnx``)."""
+        return "int8" if ".int8." in self.file.name else "fp32"
 
     def _check_features(self) -> None:
         from edgemood.audio_features import AUDIO_FEATURES

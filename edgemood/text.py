@@ -66,11 +66,13 @@ def find_text_encoder(explicit: Path | None = None) -> Path | None:
 class TextEncoder:
     """DistilBERT ONNX + tokenizer.json, loaded once, called per transcript."""
 
-    def __init__(self, directory: str | Path, threads: int = 1) -> None:
+    def __init__(self, directory: str | Path, threads: int = 1, model: str | None = None) -> None:
         """
         Args:
             directory: an encoder directory (layout in the module docstring).
             threads: onnxruntime threads.
+            model: an ONNX file of the directory other than the one the manifest names (e.g.
+                to compare its FP32 and INT8 models).
         """
         from tokenizers import Tokenizer
 
@@ -90,7 +92,7 @@ class TextEncoder:
             raise ModelError(f"{tokenizer_path}: unreadable tokenizer") from exc
         self._tokenizer.enable_truncation(self.max_tokens)
         self._tokenizer.no_padding()  # a tokenizer.json may carry the hub's padding settings
-        self.model_file = self.directory / manifest.get("model", "model.onnx")
+        self.model_file = self.directory / (model or manifest.get("model", "model.onnx"))
         self._backend = load_backend(self.model_file, threads)
 
     def __call__(self, text: str) -> np.ndarray:

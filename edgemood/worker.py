@@ -59,8 +59,8 @@ def _worker_main(conn, settings: RecognizerSettings) -> None:
             "ready",
             {
                 "file": str(model.file),
-                "backend": "tflite" if model.file.suffix == ".tflite" else "onnx",
-                "precision": "int8" if ".int8." in model.file.name else "fp32",
+                "backend": model.backend_name,
+                "precision": model.precision,
             },
         )
     )

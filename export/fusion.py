@@ -30,6 +30,7 @@ class NamedOutput(torch.nn.Module):
         super().__init__()
         self.net = DeployedFusion(net).eval()
 
+    # Named parameters, not *inputs: litert-torch names the TFLite signature's inputs after them.
     def forward(
         self,
         audio: torch.Tensor,

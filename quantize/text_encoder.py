@@ -9,7 +9,6 @@ emotional sentences.
 from __future__ import annotations
 
 import json
-import shutil
 import tempfile
 from pathlib import Path
 
@@ -31,8 +30,8 @@ SENTENCES = (
 )
 
 
-def _vectors(directory: Path) -> np.ndarray:
-    encoder = TextEncoder(directory)
+def _vectors(directory: Path, model: str) -> np.ndarray:
+    encoder = TextEncoder(directory, model=model)
     return np.stack([encoder(s) for s in SENTENCES])
 
 
@@ -50,14 +49,8 @@ def quantize_text_encoder(directory: Path) -> dict:
         # Symbolic shape inference fails on the DistilBERT graph; ONNX shape inference suffices.
         quant_pre_process(str(fp32), str(prepared), skip_symbolic_shape=True)
         quantize_dynamic(str(prepared), str(out), weight_type=QuantType.QInt8, per_channel=True)
-    reference = _vectors(directory)  # manifest still names FP32 here
-    with tempfile.TemporaryDirectory() as tmp:
-        probe = Path(tmp)
-        for name in (manifest.get("tokenizer", "tokenizer.json"),):
-            shutil.copy(directory / name, probe / name)
-        shutil.copy(out, probe / TEXT_INT8)
-        (probe / MANIFEST).write_text(json.dumps({**manifest, "model": TEXT_INT8}), "utf-8")
-        quantized = _vectors(probe)
+    reference = _vectors(directory, files["fp32"])
+    quantized = _vectors(directory, TEXT_INT8)
     cosine = (reference * quantized).sum(1) / (
         np.linalg.norm(reference, axis=1) * np.linalg.norm(quantized, axis=1) + 1e-12
     )

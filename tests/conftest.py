@@ -74,24 +74,13 @@ WORDS = "kids are talking by the door dogs sitting i can t believe it happy sad 
 @pytest.fixture(scope="session")
 def tiny_distilbert(tmp_path_factory):
     """A DistilBERT (dim 64, 2 layers) and an offline WordPiece tokenizer, saved as on the hub."""
-    import torch
-    from tokenizers import Tokenizer, models, normalizers, pre_tokenizers, processors
-    from transformers import DistilBertConfig, DistilBertModel, DistilBertTokenizerFast
+    from transformers import DistilBertConfig
 
-    specials = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
-    vocab = {token: i for i, token in enumerate(specials + sorted(set(WORDS)))}
-    tokenizer = Tokenizer(models.WordPiece(vocab, unk_token="[UNK]"))
-    tokenizer.normalizer = normalizers.BertNormalizer(lowercase=True)
-    tokenizer.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
-    tokenizer.post_processor = processors.TemplateProcessing(
-        single="[CLS] $A [SEP]", special_tokens=[("[CLS]", 2), ("[SEP]", 3)]
-    )
+    from edgemood.train.text_export import save_offline_distilbert
+
     directory = tmp_path_factory.mktemp("tiny_distilbert")
-    DistilBertTokenizerFast(tokenizer_object=tokenizer).save_pretrained(directory)
-    torch.manual_seed(0)
     config = DistilBertConfig(vocab_size=1000, dim=64, n_layers=2, n_heads=2, hidden_dim=128)
-    model = DistilBertModel(config).eval()
-    model.save_pretrained(directory)
+    model = save_offline_distilbert(directory, WORDS, config)
     return directory, model
 
 

@@ -8,8 +8,8 @@ import shutil
 from conftest import ANGRY, HAPPY, SAD
 from typer.testing import CliRunner
 
-from edgemood.bench import media_files
 from edgemood.cli import app
+from edgemood.decode import media_files
 
 runner = CliRunner()
 

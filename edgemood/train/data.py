@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from edgemood.decode import MEDIA_SUFFIXES
+from edgemood.decode import media_files
 from edgemood.errors import EdgemoodError
 from edgemood.features import FeatureExtractor
 from edgemood.labels import MODALITIES
@@ -63,13 +63,9 @@ def index_clips(root: Path) -> list[Clip]:
     Returns:
         The clips; files whose names are not RAVDESS names are ignored.
     """
-    clips = []
-    for path in sorted(Path(root).rglob("*")):
-        if path.suffix.lower() in MEDIA_SUFFIXES and path.is_file():
-            name = parse_name(path)
-            if name is not None:
-                clips.append(Clip(path, name))
-    return clips
+    files = media_files([Path(root)]) if Path(root).is_dir() else []
+    named = ((path, parse_name(path)) for path in files)
+    return [Clip(path, name) for path, name in named if name is not None]
 
 
 def _cache_key(path: Path, text_id: str) -> str:

@@ -76,6 +76,27 @@ def _zeros(*inputs: torch.Tensor) -> torch.Tensor:
     return (first * 0.0).expand(-1, EMBED)
 
 
+def _slots(
+    model: nn.Module,
+    audio: torch.Tensor,
+    audio_mask: torch.Tensor,
+    visual: torch.Tensor,
+    visual_mask: torch.Tensor,
+    text: torch.Tensor,
+    present: torch.Tensor,
+) -> list[torch.Tensor]:
+    """The audio, visual and text 128-d slots of ``model`` (its ``audio``/``visual``/``text``
+    encoders, None where untrained), each multiplied by its ``present`` flag."""
+    slots = [
+        model.audio(audio, audio_mask) if model.audio is not None else _zeros(audio, audio_mask),
+        model.visual(visual, visual_mask)
+        if model.visual is not None
+        else _zeros(visual, visual_mask),
+        model.text(text) if model.text is not None else _zeros(text),
+    ]
+    return [s * present[:, i : i + 1] for i, s in enumerate(slots)]
+
+
 class FusionNet(nn.Module):
     """Takes the six named inputs, returns probabilities (``logits=True``: pre-softmax scores)."""
 
@@ -97,27 +118,12 @@ class FusionNet(nn.Module):
             nn.Linear(config.hidden, len(EMOTIONS)),
         )
 
-    def logits(
-        self,
-        audio: torch.Tensor,
-        audio_mask: torch.Tensor,
-        visual: torch.Tensor,
-        visual_mask: torch.Tensor,
-        text: torch.Tensor,
-        present: torch.Tensor,
-    ) -> torch.Tensor:
-        slots = [
-            self.audio(audio, audio_mask) if self.audio is not None else _zeros(audio, audio_mask),
-            self.visual(visual, visual_mask)
-            if self.visual is not None
-            else _zeros(visual, visual_mask),
-            self.text(text) if self.text is not None else _zeros(text),
-        ]
-        fused = torch.cat([s * present[:, i : i + 1] for i, s in enumerate(slots)], dim=1)
-        return self.head(fused)
+    def logits(self, *inputs: torch.Tensor, **named: torch.Tensor) -> torch.Tensor:
+        """The six inputs of ``_slots`` (positional or by name) -> pre-softmax scores [B, 8]."""
+        return self.head(torch.cat(_slots(self, *inputs, **named), dim=1))
 
     def forward(self, *inputs: torch.Tensor, **named: torch.Tensor) -> torch.Tensor:
-        """The six inputs of ``logits`` (positional or by name) -> probabilities [B, 8]."""
+        """The six inputs of ``_slots`` (positional or by name) -> probabilities [B, 8]."""
         return torch.softmax(self.logits(*inputs, **named), dim=-1)
 
     def set_normalisation(self, modality: str, mean: torch.Tensor, std: torch.Tensor) -> None:
@@ -152,23 +158,14 @@ class DeployedFusion(nn.Module):
             hidden.bias.copy_(full.bias)
         self.head = nn.Sequential(hidden, nn.ReLU(), nn.Dropout(net.config.dropout), net.head[3])
 
-    def logits(
-        self,
-        audio: torch.Tensor,
-        audio_mask: torch.Tensor,
-        visual: torch.Tensor,
-        visual_mask: torch.Tensor,
-        text: torch.Tensor,
-        present: torch.Tensor,
-    ) -> torch.Tensor:
-        encoders = {
-            0: lambda: self.audio(audio, audio_mask),
-            1: lambda: self.visual(visual, visual_mask),
-            2: lambda: self.text(text),
-        }
-        fused = torch.cat([encoders[i]() * present[:, i : i + 1] for i in self.keep], dim=1)
-        # Keep every input in the exported graph, used or not: one interface for all models.
-        fused = fused + _zeros(audio, audio_mask, visual, visual_mask, text)[:, :1]
+    def logits(self, *inputs: torch.Tensor, **named: torch.Tensor) -> torch.Tensor:
+        slots = _slots(self, *inputs, **named)
+        fused = torch.cat([slots[i] for i in self.keep], dim=1)
+        # The dropped slots are zeros that still read their inputs: adding one column of each
+        # keeps every input in the exported graph (one interface for all models).
+        for i, slot in enumerate(slots):
+            if i not in self.keep:
+                fused = fused + slot[:, :1]
         return self.head(fused)
 
     def forward(self, *inputs: torch.Tensor, **named: torch.Tensor) -> torch.Tensor:

@@ -5,6 +5,7 @@ encoder directory with Hugging Face Optimum (optimum-onnx); see ``edgemood.text`
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from pathlib import Path
 
 from edgemood.text import MANIFEST, MAX_TOKENS
@@ -42,3 +43,33 @@ def export_text_encoder(source: str, out_dir: str | Path, opset: int = 17) -> Pa
     }
     (out / MANIFEST).write_text(json.dumps(manifest, indent=1) + "\n", encoding="utf-8")
     return out
+
+
+def save_offline_distilbert(
+    directory: str | Path, words: Iterable[str], config=None, seed: int = 0
+):
+    """A DistilBERT with random weights and a WordPiece tokenizer over ``words`` (lower-case),
+    saved as on the hub. It stands in where no hub is reachable (tests, benchmarks): sizes and
+    speed are those of ``config``'s architecture (default: distilbert-base-uncased's); its
+    vectors mean nothing.
+
+    Returns:
+        The model, in eval mode.
+    """
+    import torch
+    from tokenizers import Tokenizer, models, normalizers, pre_tokenizers, processors
+    from transformers import DistilBertConfig, DistilBertModel, DistilBertTokenizerFast
+
+    specials = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
+    vocab = {token: i for i, token in enumerate(specials + sorted(set(words)))}
+    tokenizer = Tokenizer(models.WordPiece(vocab, unk_token="[UNK]"))
+    tokenizer.normalizer = normalizers.BertNormalizer(lowercase=True)
+    tokenizer.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
+    tokenizer.post_processor = processors.TemplateProcessing(
+        single="[CLS] $A [SEP]", special_tokens=[("[CLS]", 2), ("[SEP]", 3)]
+    )
+    DistilBertTokenizerFast(tokenizer_object=tokenizer).save_pretrained(directory)
+    torch.manual_seed(seed)
+    model = DistilBertModel(config or DistilBertConfig()).eval()
+    model.save_pretrained(directory)
+    return model
