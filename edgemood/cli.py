@@ -298,6 +298,16 @@ DeviceOption = Annotated[str, typer.Option(help="auto (CUDA when present), cpu o
 SeedOption = Annotated[int, typer.Option(help="Seed for splits, initialisation and batches.")]
 HiddenOption = Annotated[int, typer.Option(help="Width of the fusion hidden layer.")]
 PoolingOption = Annotated[str, typer.Option(help="mean, max or mean+max over time.")]
+ChannelsOption = Annotated[
+    int, typer.Option(min=1, help="Width of the temporal audio encoder's inner convolutions.")
+]
+AudioEncoderOption = Annotated[
+    str,
+    typer.Option(
+        help="temporal: convolutions over time, then pooling; frame: the paper's per-frame "
+        "layer, pooled (a bag of frames)."
+    ),
+]
 
 
 SpeedOption = Annotated[
@@ -308,16 +318,29 @@ SpeedOption = Annotated[
 ]
 
 
-def _configs(epochs: int, seed: int, device: str, hidden: int, pooling: str, speed: str):
+def _configs(
+    epochs: int,
+    seed: int,
+    device: str,
+    hidden: int,
+    pooling: str,
+    speed: str,
+    audio_encoder: str,
+    channels: int,
+):
     from edgemood.train.fit import TrainConfig
-    from edgemood.train.fusion import FusionConfig
+    from edgemood.train.fusion import AUDIO_ENCODERS, FusionConfig
 
     try:
         factors = tuple(float(f) for f in speed.split(",") if f.strip())
     except ValueError:
         _fail(f"--speed: not a comma-separated list of numbers: {speed!r}", 2)
+    if audio_encoder not in AUDIO_ENCODERS:
+        _fail(f"--audio-encoder: choose from {', '.join(AUDIO_ENCODERS)}", 2)
     return (
-        FusionConfig(hidden=hidden, pooling=pooling),
+        FusionConfig(
+            hidden=hidden, pooling=pooling, audio_encoder=audio_encoder, channels=channels
+        ),
         TrainConfig(epochs=epochs, seed=seed, device=device, speed_perturbation=factors),
     )
 
@@ -330,7 +353,7 @@ def train(
     text_encoder: TrainTextOption = None,
     epochs: Annotated[
         int, typer.Option(min=1, help="Maximum (or, with --no-validation, exact) epochs.")
-    ] = 150,
+    ] = 40,
     validation: Annotated[
         bool,
         typer.Option(help="Hold out one male and one female actor for early stopping."),
@@ -343,6 +366,8 @@ def train(
     device: DeviceOption = "auto",
     hidden: HiddenOption = 128,
     pooling: PoolingOption = "mean",
+    audio_encoder: AudioEncoderOption = "temporal",
+    channels: ChannelsOption = 48,
     speed: SpeedOption = "0.9,1.1",
     threads: ThreadsOption = 1,
 ) -> None:
@@ -350,7 +375,7 @@ def train(
     _need_train_extra()
     from edgemood.train.commands import train as run
 
-    fusion, config = _configs(epochs, seed, device, hidden, pooling, speed)
+    fusion, config = _configs(epochs, seed, device, hidden, pooling, speed, audio_encoder, channels)
     directory = run(
         data,
         out,
@@ -376,11 +401,13 @@ def evaluate(
     ),
     cache: CacheOption = None,
     text_encoder: TrainTextOption = None,
-    epochs: Annotated[int, typer.Option(min=1, help="Maximum epochs (early stopping).")] = 150,
+    epochs: Annotated[int, typer.Option(min=1, help="Maximum epochs (early stopping).")] = 40,
     seed: SeedOption = 0,
     device: DeviceOption = "auto",
     hidden: HiddenOption = 128,
     pooling: PoolingOption = "mean",
+    audio_encoder: AudioEncoderOption = "temporal",
+    channels: ChannelsOption = 48,
     speed: SpeedOption = "0.9,1.1",
     threads: ThreadsOption = 1,
 ) -> None:
@@ -396,7 +423,7 @@ def evaluate(
     from edgemood.train.evaluate import evaluate as run
     from edgemood.train.evaluate import markdown_report, write_report
 
-    fusion, config = _configs(epochs, seed, device, hidden, pooling, speed)
+    fusion, config = _configs(epochs, seed, device, hidden, pooling, speed, audio_encoder, channels)
     from edgemood.train.data import speed_perturbed
 
     cache = cache or _default_cache()

@@ -28,7 +28,7 @@ def load_net(directory: Path) -> FusionNet:
     if (directory / CHECKPOINT).is_file():
         return load_checkpoint(directory)
     card = read_card(directory)
-    net = FusionNet(FusionConfig(**card["architecture"]))
+    net = FusionNet(FusionConfig.from_dict(card["architecture"]))
     onnx_file = directory / card.get("files", {}).get("onnx_fp32", ONNX_FP32)
     net.load_state_dict(_weights_from_onnx(onnx.load(str(onnx_file)), net))
     return net.eval()
@@ -68,14 +68,19 @@ def _weights_from_onnx(model: onnx.ModelProto, net: FusionNet) -> dict[str, torc
     return state
 
 
+# Layers with weights: a tensor computed by one of them no longer derives from a graph input
+# in the sense of ``graph_input_of`` (it is that layer's output, not the features).
+_LAYER_OPS = {"MatMul", "Gemm", "Conv"}
+
+
 def graph_input_of(tensor: str, producer: dict, inputs: set[str]) -> str | None:
-    """The graph input a tensor derives from: first inputs followed upstream
-    (MatMul <- Div <- Sub <- graph input), or None."""
+    """The graph input a tensor derives from without passing through another layer: first
+    inputs followed upstream (MatMul <- Div <- Sub <- graph input), or None."""
     for _ in range(8):
         if tensor in inputs:
             return tensor
         node = producer.get(tensor)
-        if node is None or not node.input:
+        if node is None or not node.input or node.op_type in _LAYER_OPS:
             return None
         tensor = node.input[0]
     return None

@@ -1,8 +1,9 @@
 """INT8 TFLite of the fusion model: PT2E post-training quantization, converted by litert-torch.
 
 The same layers as the INT8 ONNX model (``quantize.fusion_onnx``) get per-channel symmetric INT8
-weights and INT8 activations calibrated on real features (min/max): the hidden layer
-and the text layer; per-frame encoders and the output layer stay FP32, as do standardisation,
+weights and INT8 activations calibrated on real features (min/max): the hidden layer, the
+temporal audio encoder's convolutions and the text layer; per-frame encoders and the output layer
+stay FP32, as do standardisation,
 masking and pooling; inputs and outputs are float32. Quantizing every supported op instead (the
 quantizer's default) made the converter give the shared ``present`` input one scale, taken from
 the always-zero visual/text flags, which saturated the audio flag: 36 % agreement with FP32.
@@ -17,7 +18,7 @@ import torch
 
 from edgemood.model import INPUT_NAMES
 from edgemood.train.fusion import FusionNet
-from export.fusion import NamedOutput, sample_kwargs
+from export.fusion import NamedOutput, sample_kwargs, shorten_tensor_names
 from quantize.calibration import FeedSet
 
 TFLITE_INT8 = "fusion.int8.tflite"
@@ -35,14 +36,20 @@ def _quantizer(net: FusionNet, all_layers: bool):
     config = dataclasses.replace(default, input_activation=activation, output_activation=activation)
     # Module names inside NamedOutput(DeployedFusion(net)).
     chosen = ["net.head.0"] + (["net.text.fc"] if net.config.trained["text"] else [])
+    if net.config.trained["audio"] and net.config.audio_encoder == "temporal":
+        chosen += ["net.audio.pairs", "net.audio.local", "net.audio.context"]
 
-    class ChosenLinears(pq.PT2EQuantizer):
-        STATIC_OPS = ["linear", "addmm"]  # noqa: RUF012 (overrides the parent's list)
+    class ChosenLayers(pq.PT2EQuantizer):
+        STATIC_OPS = ["linear", "addmm", "conv"]  # noqa: RUF012 (overrides the parent's list)
 
         def _annotate_for_static_quantization_config(self, model):
             # The parent's module-name filter expects torch's older "L__self___" keys and
             # matches nothing under torch 2.13; match on the qualified names instead.
             def chosen_only(node) -> bool:
+                if node.op != "call_function":
+                    # A weight or bias: the convolution annotator asks about them too, and they
+                    # carry no module stack; the layer they feed decides.
+                    return True
                 stack = node.meta.get("nn_module_stack", {})
                 return any(name in chosen for name, _ in stack.values())
 
@@ -50,7 +57,7 @@ def _quantizer(net: FusionNet, all_layers: bool):
                 model, self.global_config, None if all_layers else chosen_only
             )
 
-    return ChosenLinears().set_global(config)
+    return ChosenLayers().set_global(config)
 
 
 def quantize_tflite(
@@ -74,11 +81,12 @@ def quantize_tflite(
         graph, sample_kwargs=kwargs, quant_config=QuantConfig(pt2e_quantizer=quantizer)
     )
     model.export(str(out))
+    shorten_tensor_names(out)
     method = (
         "PT2E static quantization (litert-torch PT2EQuantizer): per-channel symmetric INT8 "
         "weights, INT8 activations (min/max calibration) on "
-        + ("every linear layer" if all_layers else
-           "the hidden and text layers; per-frame encoders and output layer FP32")
+        + ("every linear and convolution layer" if all_layers else
+           "the hidden, text and convolution layers; per-frame encoders and output layer FP32")
         + "; float32 I/O"
     )  # fmt: skip
     return out, method

@@ -16,7 +16,7 @@ from conftest import ANGRY, HAPPY, SAD, build_model_dir
 
 from benchmarks.check_size import check_all, check_budget, check_file
 from edgemood.features import FeatureExtractor
-from edgemood.model import DEFAULT_MODEL_DIR, FusionModel, ModelInputs
+from edgemood.model import DEFAULT_MODEL_DIR, INPUT_NAMES, FusionModel, ModelInputs
 from edgemood.text import TextEncoder
 from edgemood.train.model_dir import CHECKPOINT, load_checkpoint
 from export.fusion import export_fusion
@@ -103,6 +103,15 @@ def test_fp32_tflite_matches_fp32_onnx(tmp_path, full_model, fixture_inputs):
     onnx = FusionModel(copy, backend="onnx", precision="fp32").predict(batch)
     tflite = FusionModel(copy, backend="tflite", precision="fp32").predict(batch)
     np.testing.assert_allclose(tflite, onnx, atol=1e-5)
+    # Tensor names are shortened (the module paths were bytes on the device); the signature
+    # keeps the interface's names.
+    from ai_edge_litert.interpreter import Interpreter
+
+    interpreter = Interpreter(model_path=str(written["tflite_fp32"]))
+    names = [t["name"] for t in interpreter.get_tensor_details()]
+    assert names and all(name == f"t{i}" for i, name in enumerate(names))
+    signature = interpreter.get_signature_list()["serving_default"]
+    assert sorted(signature["inputs"]) == sorted(INPUT_NAMES)
 
 
 def test_quantize_writes_int8_models_reports_and_card(quantized, ravdess_dir):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import onnx
 import pytest
@@ -68,12 +70,14 @@ def test_missing_modality_changes_nothing_in_the_others():
 def test_untrained_branch_has_no_weights_and_no_effect(audio_model):
     graph = onnx.load(str(audio_model / "fusion.onnx")).graph
     names = " ".join(init.name for init in graph.initializer)
-    assert "audio.fc.bias" in names
+    assert "audio.context.bias" in names
     assert "visual" not in names and "text.fc" not in names
     weights = sum(int(np.prod(init.dims)) for init in graph.initializer)
-    # audio (2 x 74 normalisation, 74 x 128 + 128), hidden layer over the audio slot only
-    # (128 x 128 + 128: the untrained slots' columns are not exported), output (128 x 8 + 8)
-    assert weights == 74 * 2 + 74 * 128 + 128 + 128 * 128 + 128 + 128 * 8 + 8
+    # audio: 2 x 74 normalisation, then the temporal encoder's convolutions (74 -> 48 over frame
+    # pairs, 48 -> 48 over 5 steps, 48 -> 128 over 5 dilated steps); hidden layer over the audio
+    # slot only (128 x 128 + 128: the untrained slots' columns are not exported); output.
+    audio = 74 * 2 + (74 * 2 * 48 + 48) + (48 * 48 * 5 + 48) + (48 * 128 * 5 + 128)
+    assert weights == audio + 128 * 128 + 128 + 128 * 8 + 8
     model = FusionModel(audio_model)
     assert model.trained == {"audio": True, "visual": False, "text": False}
     inputs = _inputs()
@@ -103,3 +107,64 @@ def test_bad_model_paths_raise_model_error(tmp_path, full_model):
         FusionModel(full_model, backend="tflite", precision="int8")
     with pytest.raises(ModelError, match="unknown backend"):
         FusionModel(full_model, backend="tensorrt")
+
+
+def _encode(net: FusionNet, frames: np.ndarray, length: int) -> np.ndarray:
+    """The audio slot of one clip, padded to ``length`` frames."""
+    audio = np.zeros((1, length, 74), np.float32)
+    mask = np.zeros((1, length), np.float32)
+    audio[0, : len(frames)] = frames
+    mask[0, : len(frames)] = 1
+    with torch.no_grad():
+        return net.audio(torch.from_numpy(audio), torch.from_numpy(mask)).numpy()
+
+
+@pytest.mark.parametrize("frames", [301, 302, 303, 304])
+def test_temporal_encoder_ignores_padding_and_hears_frame_order(frames):
+    torch.manual_seed(0)
+    net = FusionNet(FusionConfig(audio_encoder="temporal")).eval()
+    clip = RNG.normal(size=(frames, 74)).astype(np.float32)
+    slot = _encode(net, clip, AUDIO_MAX_FRAMES)
+    # Whatever the padding (the runtime pads to the maximum, training to the batch's longest
+    # clip), the clip encodes the same.
+    np.testing.assert_allclose(_encode(net, clip, 308), slot, atol=1e-5)
+    # Unlike a bag of frames, it hears the order: the same frames backwards encode differently.
+    assert not np.allclose(_encode(net, clip[::-1].copy(), AUDIO_MAX_FRAMES), slot, atol=1e-3)
+    frame = FusionNet(FusionConfig(audio_encoder="frame")).eval()
+    np.testing.assert_allclose(
+        _encode(frame, clip[::-1].copy(), AUDIO_MAX_FRAMES),
+        _encode(frame, clip, AUDIO_MAX_FRAMES),
+        atol=1e-5,
+    )
+
+
+def test_cards_from_before_the_temporal_encoder_load_as_frame_models(audio_model):
+    card = json.loads((audio_model / "model.json").read_text())
+    assert FusionConfig.from_dict(card["architecture"]).audio_encoder == "temporal"
+    new_keys = ("audio_encoder", "channels")
+    older = {k: v for k, v in card["architecture"].items() if k not in new_keys}
+    assert FusionConfig.from_dict(older).audio_encoder == "frame"
+
+
+def test_temporal_encoder_pools_speech_not_silence():
+    from edgemood.train.fusion import LOG_RMS, _speech_frames
+
+    x = torch.zeros(1, 8, 74)
+    x[0, :, LOG_RMS] = torch.tensor([-90.0, -30.0, -20.0, -54.0, -56.0, -25.0, 0.0, 0.0])
+    mask = torch.tensor([[1.0, 1, 1, 1, 1, 1, 0, 0]])
+    # Within 35 dB of the loudest real frame (-20 dB); the padding (louder, but masked) is not.
+    assert _speech_frames(x, mask, 35.0).tolist() == [[0, 1, 1, 1, 0, 1, 0, 0]]
+    assert torch.equal(_speech_frames(x, mask, 0.0), mask)
+    # In the encoder: appending silence to a clip leaves its encoding nearly as it was.
+    torch.manual_seed(0)
+    net = FusionNet(FusionConfig()).eval()
+    clip = RNG.normal(size=(300, 74)).astype(np.float32)
+    clip[:, LOG_RMS] = -20.0
+    quiet = clip[:100].copy()
+    quiet[:, LOG_RMS] = -80.0
+    padded = np.concatenate([clip, quiet])
+    gated = np.abs(_encode(net, padded, 400) - _encode(net, clip, 400)).max()
+    net.audio.speech_range_db = 0.0
+    ungated = np.abs(_encode(net, padded, 400) - _encode(net, clip, 400)).max()
+    # (Not unchanged: the last speech steps hear the silence through their context.)
+    assert gated < ungated / 4

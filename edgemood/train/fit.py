@@ -19,7 +19,7 @@ from edgemood.train.model_dir import AUDIO_MAX_FRAMES, VISUAL_MAX_FRAMES
 
 @dataclass
 class TrainConfig:
-    epochs: int = 150
+    epochs: int = 40  # the one-cycle schedule spans them; the temporal model settles by ~30
     patience: int = 40  # epochs without a better validation loss before stopping
     batch_size: int = 32
     lr: float = 1e-3
@@ -27,6 +27,11 @@ class TrainConfig:
     modality_dropout: float = 0.3  # chance to hide each modality of a clip (one always stays)
     min_crop: float = 0.4  # a random window of at least this fraction of the frames is kept
     noise: float = 0.3  # Gaussian noise on standardised features
+    # Chance that a clip's feature is replaced by its training mean (whole clip), so no single
+    # feature (say, a speaker's pitch level) can carry the decision alone.
+    feature_mask: float = 0.15
+    # Mixup of the fused vectors of two clips and of their labels, weight ~ Beta(a, a); 0: off.
+    mixup: float = 0.4
     label_smoothing: float = 0.05
     # Training clips are also seen at these speeds (edgemood.train.data.speed_perturbed).
     speed_perturbation: tuple[float, ...] = (0.9, 1.1)
@@ -51,7 +56,8 @@ def batch_arrays(clips: Sequence[Clip], trained: dict[str, bool]) -> dict[str, n
     def frames(modality: str, cap: int, dim: int) -> tuple[np.ndarray, np.ndarray]:
         seqs = [getattr(c.inputs, modality) for c in clips]
         length = max([len(s) for s in seqs if s is not None] + [1])
-        length = min(length, cap)
+        # A multiple of 4: the temporal audio encoder halves the frame count twice.
+        length = min(-(-length // 4) * 4, cap)
         data = np.zeros((n, length, dim), np.float32)
         mask = np.zeros((n, length), np.float32)
         for i, seq in enumerate(seqs):
@@ -95,9 +101,10 @@ def _augment(
     batch: dict[str, torch.Tensor],
     config: TrainConfig,
     gen: torch.Generator,
-    stds: dict[str, torch.Tensor],
+    stats: dict[str, tuple[torch.Tensor, torch.Tensor]],
 ) -> None:
-    """In place: random time crop (as a mask window), feature noise, modality dropout."""
+    """In place: random time crop (as a mask window), feature noise and masking, modality
+    dropout. ``stats``: the training features' (mean, std) per modality."""
     for modality in ("audio", "visual"):
         mask = batch[f"{modality}_mask"]
         lengths = mask.sum(1)
@@ -108,8 +115,11 @@ def _augment(
         inside = (steps >= start.unsqueeze(1)) & (steps < (start + window).unsqueeze(1))
         batch[f"{modality}_mask"] = mask * inside.to(mask.dtype)
         # Noise in units of each feature's spread (the model standardises by the same std).
-        noise = torch.randn(batch[modality].shape, generator=gen) * stds[modality]
-        batch[modality] = batch[modality] + config.noise * noise
+        mean, std = stats[modality]
+        noise = torch.randn(batch[modality].shape, generator=gen) * std
+        features = batch[modality] + config.noise * noise
+        hidden = torch.rand((len(mask), 1, features.shape[2]), generator=gen) < config.feature_mask
+        batch[modality] = torch.where(hidden, mean, features)
     present = batch["present"]
     drop = (torch.rand(present.shape, generator=gen) < config.modality_dropout).float()
     kept = present * (1 - drop)
@@ -173,10 +183,14 @@ def train_model(
     labels = np.array([c.label for c in train])
     _normalise(net, arrays)
     # Noise is scaled to each feature's spread, so standardised noise of config.noise.
-    stds = {}
+    stats = {}
     for modality in ("audio", "visual"):
         encoder = getattr(net, modality)
-        stds[modality] = encoder.std.clone() if encoder is not None else torch.ones(1)
+        stats[modality] = (
+            (encoder.mean.clone(), encoder.std.clone())
+            if encoder is not None
+            else (torch.zeros(1), torch.ones(1))
+        )
     val_arrays = batch_arrays(val, fusion.trained) if val else None
     val_labels = np.array([c.label for c in val]) if val else None
 
@@ -196,10 +210,19 @@ def train_model(
         for start in range(0, len(order), config.batch_size):
             index = order[start : start + config.batch_size]
             batch = {k: torch.from_numpy(v[index]) for k, v in arrays.items()}
-            _augment(batch, config, gen, stds)
+            _augment(batch, config, gen, stats)
             feed = {k: v.to(device) for k, v in batch.items()}
             target = torch.from_numpy(labels[index]).to(device)
-            loss = loss_fn(net.logits(**feed), target)
+            fused = net.fuse(**feed)
+            if config.mixup:
+                weight = float(rng.beta(config.mixup, config.mixup))
+                other = torch.from_numpy(rng.permutation(len(index))).to(device)
+                scores = net.head(weight * fused + (1 - weight) * fused[other])
+                loss = weight * loss_fn(scores, target) + (1 - weight) * loss_fn(
+                    scores, target[other]
+                )
+            else:
+                loss = loss_fn(net.head(fused), target)
             optimiser.zero_grad()
             loss.backward()
             optimiser.step()

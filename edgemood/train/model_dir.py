@@ -71,7 +71,7 @@ def export_onnx(net: FusionNet, path: Path) -> Path:
 def load_checkpoint(directory: Path) -> FusionNet:
     """Rebuild the PyTorch model saved by write_model_dir."""
     state = torch.load(directory / CHECKPOINT, map_location="cpu", weights_only=True)
-    net = FusionNet(FusionConfig(**state["config"]))
+    net = FusionNet(FusionConfig.from_dict(state["config"]))
     net.load_state_dict(state["weights"])
     return net.eval()
 
