@@ -21,7 +21,7 @@ from edgemood.labels import EMOTIONS, MODALITIES
 EMBED = 128
 POOLINGS = ("mean", "max", "mean+max")
 # "frame": the paper's per-frame FC + ReLU, pooled (a bag of frames). "temporal": convolutions over
-# 20-80 ms of context first, so the encoder sees how pitch, energy and spectrum move.
+# up to ~400 ms of context first, so the encoder sees how pitch, energy and spectrum move.
 AUDIO_ENCODERS = ("frame", "temporal")
 
 
