@@ -119,7 +119,7 @@ class _TemporalEncoder(nn.Module):
         h = torch.relu(self.local(h)) * steps
         h = torch.relu(self.context(h)) * steps
         # Pool over the steps that are speech (silence still gives the convolutions context).
-        pooled = steps * speech[:, 1::2][:, None, : steps.shape[2] * 2 : 2]
+        pooled = steps * speech[:, 1::4][:, None, : steps.shape[2]]  # the frames steps read
         h = h * pooled
         return _pool(h.transpose(1, 2), pooled.transpose(1, 2), self.pooling)
 
