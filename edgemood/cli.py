@@ -401,7 +401,17 @@ def evaluate(
     ),
     cache: CacheOption = None,
     text_encoder: TrainTextOption = None,
-    epochs: Annotated[int, typer.Option(min=1, help="Maximum epochs (early stopping).")] = 40,
+    epochs: Annotated[
+        int, typer.Option(min=1, help="Maximum (or, with --no-validation, exact) epochs.")
+    ] = 40,
+    validation: Annotated[
+        bool,
+        typer.Option(
+            help="Hold out validation actors (speaker) or clips (random) for early stopping; "
+            "--no-validation trains on all the rest for exactly --epochs, as train "
+            "--no-validation does for the shipped model."
+        ),
+    ] = True,
     seed: SeedOption = 0,
     device: DeviceOption = "auto",
     hidden: HiddenOption = 128,
@@ -434,6 +444,7 @@ def evaluate(
         fusion,
         config,
         augmented=speed_perturbed(clips, config.speed_perturbation, cache),
+        validation=validation,
     )
     write_report(report, out)
     typer.echo(markdown_report(report))

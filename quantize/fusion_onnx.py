@@ -65,6 +65,42 @@ def frame_encoder_layers(model_path: Path) -> list[str]:
     ]
 
 
+def compact_names(path: Path) -> Path:
+    """Rewrite an ONNX file in place without its size-only baggage: intermediate shape
+    annotations (value_info; onnxruntime infers shapes again at load), node names, and long tensor
+    names (``/net/audio/context/Conv_output_0_quantized`` -> ``v12``).
+
+    About 17 % of the 48-channel INT8 model (99 -> 82 KB). Graph inputs and outputs keep their
+    names: they are the device interface.
+    """
+    model = onnx.load(str(path))
+    graph = model.graph
+    if any(
+        a.type in (onnx.AttributeProto.GRAPH, onnx.AttributeProto.GRAPHS)
+        for node in graph.node
+        for a in node.attribute
+    ):
+        return path  # subgraphs (If, Loop) may read outer names: leave them alone
+    del graph.value_info[:]
+    interface = {v.name for v in (*graph.input, *graph.output)}
+    short: dict[str, str] = {}
+
+    def rename(name: str) -> str:
+        if not name or name in interface:  # "" marks an omitted optional input
+            return name
+        return short.setdefault(name, f"v{len(short)}")
+
+    for tensor in graph.initializer:
+        tensor.name = rename(tensor.name)
+    for node in graph.node:
+        node.name = ""
+        node.input[:] = [rename(n) for n in node.input]
+        node.output[:] = [rename(n) for n in node.output]
+    onnx.checker.check_model(model)
+    onnx.save(model, str(path))
+    return path
+
+
 def quantize_onnx(
     fp32: Path, out: Path, calibration: FeedSet, all_layers: bool = False
 ) -> tuple[Path, str]:
@@ -89,6 +125,7 @@ def quantize_onnx(
             op_types_to_quantize=["MatMul", "Gemm", "Conv"],
             nodes_to_exclude=exclude,
         )
+    compact_names(out)
     method = (
         "onnxruntime quantize_static, QDQ, per-channel symmetric INT8 weights, INT8 activations "
         "(min/max calibration) on "

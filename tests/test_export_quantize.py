@@ -152,6 +152,31 @@ def test_int8_backends_agree_with_fp32_on_real_features(quantized, fixture_input
         assert np.abs(probabilities - reference).max() < 0.1, backend
 
 
+def test_compact_names_keeps_the_model_and_its_interface(quantized, fixture_inputs, tmp_path):
+    """The INT8 file is written compacted; compacting the FP32 file the same way changes no
+    output, keeps the six input names and the output name, and leaves no long names behind."""
+    import onnx
+    import onnxruntime as ort
+
+    from quantize.fusion_onnx import compact_names
+
+    directory, _ = quantized
+    int8 = onnx.load(str(directory / "fusion.int8.onnx"))
+    assert not int8.graph.value_info
+    assert all(len(t.name) < 8 for t in int8.graph.initializer)
+    original = directory / "fusion.onnx"
+    compacted = compact_names(Path(shutil.copy(original, tmp_path / "fusion.onnx")))
+    assert compacted.stat().st_size < original.stat().st_size
+    graph = onnx.load(str(compacted)).graph
+    assert [i.name for i in graph.input] == list(INPUT_NAMES)
+    assert [o.name for o in graph.output] == ["probabilities"]
+    assert not any(n.name for n in graph.node)
+    feeds = FusionModel(directory, backend="onnx", precision="fp32").feed(fixture_inputs)
+    before = ort.InferenceSession(str(original)).run(None, feeds)[0]
+    after = ort.InferenceSession(str(compacted)).run(None, feeds)[0]
+    np.testing.assert_array_equal(before, after)
+
+
 def test_parity_counts_disagreements(quantized, ravdess_dir):
     """The reported agreement is recomputed here from the files themselves."""
     from quantize.calibration import build_splits

@@ -68,6 +68,32 @@ def test_train_writes_a_model_the_runtime_loads(tiny_ravdess, tmp_path):
     assert card["training"]["actors"] == list(range(1, 9))
 
 
+def test_card_records_both_ways_of_evaluating_a_protocol(tiny_ravdess, tmp_path):
+    """Reports of the same protocol with and without validation both reach the card."""
+    reports = tmp_path / "reports"
+    for folder, validation, accuracy in (("speaker", True, 0.5), ("fixed", False, 0.6)):
+        (reports / folder).mkdir(parents=True)
+        report = {
+            "protocol": "speaker",
+            "validation": validation,
+            "training": {"epochs": 40},
+            "summary": {"audio": {"accuracy": {"mean": accuracy, "std": 0.1}}},
+            "clips": 24,
+            "actors": list(range(1, 9)),
+        }
+        (reports / folder / "report.json").write_text(json.dumps(report))
+    out = tmp_path / "model"
+    args = ["train", "--data", str(tiny_ravdess), "--out", str(out), "--no-validation"]
+    args += ["--cache", str(tmp_path / "cache"), "--epochs", "1", "--evaluation", str(reports)]
+    result = runner.invoke(app, [*args, "--device", "cpu"])
+    assert result.exit_code == 0, result.output
+    metrics = json.loads((out / "model.json").read_text())["metrics"]
+    assert metrics["speaker"]["summary"]["audio"]["accuracy"]["mean"] == 0.5
+    assert metrics["speaker"]["validation"] is True
+    fixed = metrics["speaker, no validation"]
+    assert fixed["summary"]["audio"]["accuracy"]["mean"] == 0.6 and fixed["epochs"] == 40
+
+
 def test_evaluate_speaker_protocol_keeps_actors_apart(tiny_ravdess, tmp_path):
     out = tmp_path / "eval"
     result = runner.invoke(
@@ -99,6 +125,25 @@ def test_evaluate_speaker_protocol_keeps_actors_apart(tiny_ravdess, tmp_path):
     assert "| angry |" in (out / "report.md").read_text()
 
 
+def test_evaluate_without_validation_trains_on_every_other_actor(tiny_ravdess, tmp_path):
+    """--no-validation: the recipe of the shipped model (all non-test actors, fixed epochs)."""
+    from edgemood.train.commands import prepare
+    from edgemood.train.evaluate import evaluate, markdown_report
+    from edgemood.train.fit import TrainConfig
+
+    clips = prepare(tiny_ravdess, tmp_path / "cache", None, 1)
+    for validation, train_clips, held_out in ((True, 6, 6), (False, 12, 0)):
+        lines: list[str] = []
+        config = TrainConfig(epochs=2, device="cpu", speed_perturbation=())
+        report = evaluate(clips, "speaker", config=config, log=lines.append, validation=validation)
+        folds = [line for line in lines if line.startswith("fold")]
+        # 8 actors x 3 clips: 4 test actors per fold; validation takes 2 of the other 4.
+        assert all(f"train {train_clips} " in f and f"validation {held_out}," in f for f in folds)
+        assert report["validation"] is validation
+        assert ("no validation" in markdown_report(report)) is not validation
+    assert report["best_epochs"] == [2, 2]
+
+
 def test_validation_actors_are_one_male_one_female():
     chosen = validation_actors(list(range(5, 21)), seed=3)
     assert len(chosen) == 2 and {a % 2 for a in chosen} == {0, 1}
@@ -107,6 +152,8 @@ def test_validation_actors_are_one_male_one_female():
 def test_stratified_split_keeps_class_shares():
     labels = np.repeat(np.arange(8), [40] + [80] * 7)
     first, second = stratified_split(labels, 0.2, seed=0)
+    everything, nothing = stratified_split(labels, 0.0, seed=0)
+    assert len(everything) == len(labels) and labels[nothing].size == 0  # empty, still an index
     assert len(set(first) & set(second)) == 0 and len(first) + len(second) == len(labels)
     assert np.bincount(labels[second]).tolist() == [8] + [16] * 7
 

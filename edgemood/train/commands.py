@@ -109,7 +109,13 @@ def _evaluation_summary(paths: Path) -> dict:
     summary = {}
     for file in files:
         report = json.loads(file.read_text(encoding="utf-8"))
-        summary[report["protocol"]] = {
+        # The same protocol may be run both ways: with early stopping on validation actors, and
+        # with --no-validation (fixed epochs, every other actor: the shipped model's recipe).
+        validation = report.get("validation", True)
+        key = report["protocol"] if validation else f"{report['protocol']}, no validation"
+        summary[key] = {
+            "validation": validation,
+            "epochs": report["training"]["epochs"],
             "summary": report["summary"],
             "clips": report["clips"],
             "actors": report["actors"],
