@@ -329,20 +329,19 @@ def _configs(
     channels: int,
 ):
     from edgemood.train.fit import TrainConfig
-    from edgemood.train.fusion import AUDIO_ENCODERS, FusionConfig
+    from edgemood.train.fusion import FusionConfig
 
     try:
         factors = tuple(float(f) for f in speed.split(",") if f.strip())
     except ValueError:
         _fail(f"--speed: not a comma-separated list of numbers: {speed!r}", 2)
-    if audio_encoder not in AUDIO_ENCODERS:
-        _fail(f"--audio-encoder: choose from {', '.join(AUDIO_ENCODERS)}", 2)
-    return (
-        FusionConfig(
+    try:  # the config checks --pooling and --audio-encoder
+        fusion = FusionConfig(
             hidden=hidden, pooling=pooling, audio_encoder=audio_encoder, channels=channels
-        ),
-        TrainConfig(epochs=epochs, seed=seed, device=device, speed_perturbation=factors),
-    )
+        )
+    except ValueError as exc:
+        _fail(str(exc), 2)
+    return fusion, TrainConfig(epochs=epochs, seed=seed, device=device, speed_perturbation=factors)
 
 
 @app.command()

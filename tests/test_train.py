@@ -144,6 +144,21 @@ def test_evaluate_without_validation_trains_on_every_other_actor(tiny_ravdess, t
     assert report["best_epochs"] == [2, 2]
 
 
+@pytest.mark.parametrize(
+    ("option", "value", "message"),
+    [
+        ("--pooling", "median", "pooling must be one of"),
+        ("--audio-encoder", "lstm", "audio_encoder"),
+    ],
+)
+def test_bad_architecture_options_fail_in_one_line(tiny_ravdess, tmp_path, option, value, message):
+    args = ["train", "--data", str(tiny_ravdess), "--out", str(tmp_path / "m"), option, value]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 2
+    assert message in result.output and "Traceback" not in result.output
+    assert not (tmp_path / "m").exists()
+
+
 def test_validation_actors_are_one_male_one_female():
     chosen = validation_actors(list(range(5, 21)), seed=3)
     assert len(chosen) == 2 and {a % 2 for a in chosen} == {0, 1}

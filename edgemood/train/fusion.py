@@ -49,6 +49,12 @@ class FusionConfig:
         default_factory=lambda: {"audio": True, "visual": True, "text": True}
     )
 
+    def __post_init__(self) -> None:
+        if self.pooling not in POOLINGS:
+            raise ValueError(f"pooling must be one of {', '.join(POOLINGS)}")
+        if self.audio_encoder not in AUDIO_ENCODERS:
+            raise ValueError(f"audio_encoder must be one of {', '.join(AUDIO_ENCODERS)}")
+
     def to_dict(self) -> dict:
         return asdict(self)
 
@@ -187,12 +193,8 @@ class FusionNet(nn.Module):
 
     def __init__(self, config: FusionConfig) -> None:
         super().__init__()
-        if config.pooling not in POOLINGS:
-            raise ValueError(f"pooling must be one of {POOLINGS}")
         self.config = config
         trained = config.trained
-        if config.audio_encoder not in AUDIO_ENCODERS:
-            raise ValueError(f"audio_encoder must be one of {AUDIO_ENCODERS}")
         self.audio = _audio_encoder(config) if trained["audio"] else None
         self.visual = (
             _FrameEncoder(config.visual_dim, config.pooling) if trained["visual"] else None
