@@ -65,6 +65,14 @@ def media_files(paths: Iterable[Path]) -> list[Path]:
     return out
 
 
+def _open_kwargs(av_module) -> dict:
+    # Metadata in a legacy encoding (cp1251 titles, say) made PyAV < 19 raise UnicodeDecodeError
+    # on open, hence "ignore"; PyAV 19 removed the argument and reads metadata as UTF-8 with
+    # surrogateescape, which never raises (its changelog, "Remove the metadata_errors argument").
+    major = int(av_module.__version__.split(".")[0])
+    return {"metadata_errors": "ignore"} if major < 19 else {}
+
+
 def _open(path: Path):
     import av
 
@@ -75,7 +83,7 @@ def _open(path: Path):
     if path.stat().st_size == 0:
         raise InputError(f"{path}: empty file (0 bytes)", "empty")
     try:
-        return av.open(str(path), metadata_errors="ignore")
+        return av.open(str(path), **_open_kwargs(av))
     except PermissionError as exc:
         raise InputError(f"{path}: permission denied", "unreadable") from exc
     except (av.error.FFmpegError, UnicodeDecodeError, ValueError) as exc:

@@ -62,11 +62,20 @@ def read_card(directory: Path) -> dict[str, Any]:
 
 
 def _model_file(directory: Path, card: dict, backend: str | None, precision: str | None) -> Path:
-    """Pick the model file: by backend/precision when asked, else the card's default."""
+    """Pick the model file: the card's default, with what was asked replacing its backend or
+    precision. What was not asked keeps the default's value when the directory has that file
+    (``--backend tflite`` on an INT8-ONNX default runs INT8 TFLite), else onnx / fp32."""
     files: dict[str, str] = card.get("files", {})
+    default = card["default"]
     if backend is None and precision is None:
-        return directory / card["default"]
-    key = f"{backend or 'onnx'}_{precision or 'fp32'}"
+        return directory / default
+    default_backend = backend_name_for(Path(default))
+    default_precision = "int8" if ".int8." in default else "fp32"
+    if backend is None:
+        backend = default_backend if f"{default_backend}_{precision}" in files else "onnx"
+    if precision is None:
+        precision = default_precision if f"{backend}_{default_precision}" in files else "fp32"
+    key = f"{backend}_{precision}"
     if key not in files:
         have = ", ".join(sorted(files)) or "none"
         raise ModelError(f"{directory}: no {key} model in this directory (have: {have})")

@@ -1,14 +1,55 @@
 """Shared fixtures: real RAVDESS clips (committed), clips made from real face images, and fusion
-models built with random weights through the real training-layer export path."""
+models built with random weights through the real training-layer export path.
+
+Tests that need the ``[train]`` extra (torch, transformers, librosa, onnx) carry the ``train``
+marker: set by hand, by a module's ``pytestmark``, or here for every test that uses a fixture built
+with torch. They are skipped only when torch is not installed (the device-runtime CI runs on
+Python 3.10 and 3.13); with ``EDGEMOOD_REQUIRE_TRAIN=1`` (the full CI run) a missing training stack
+is an error, never a skip.
+"""
 
 from __future__ import annotations
 
+import importlib.util
+import os
 import sys
 from pathlib import Path
 
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
+
+HAVE_TRAIN = importlib.util.find_spec("torch") is not None
+TRAIN_REASON = "needs the [train] extra: torch is not installed (device-runtime run)"
+# Fixtures made with torch or transformers: a test that uses one needs the training stack.
+TRAIN_FIXTURES = frozenset(
+    {
+        "full_model",
+        "av_model",
+        "audio_model",
+        "tiny_distilbert",
+        "encoder_dir",
+        "tiny_ravdess",
+        "tiny_ravdess_video",
+        "quantized",
+        "ravdess_dir",
+    }
+)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "train: needs the [train] extra (torch, librosa, ...)")
+    if not HAVE_TRAIN and os.environ.get("EDGEMOOD_REQUIRE_TRAIN") == "1":
+        raise pytest.UsageError("EDGEMOOD_REQUIRE_TRAIN=1 but torch is not installed")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        if TRAIN_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.train)
+        if not HAVE_TRAIN and item.get_closest_marker("train"):
+            item.add_marker(pytest.mark.skip(reason=TRAIN_REASON))
+
 
 FIXTURES = Path(__file__).parent / "fixtures"
 ANGRY = FIXTURES / "03-01-05-02-01-01-01.flac"

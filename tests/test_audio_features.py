@@ -65,6 +65,7 @@ def test_rejects_bad_input():
         audio_features(np.zeros(100, np.float32), sample_rate=48000)
 
 
+@pytest.mark.train
 def test_agrees_with_librosa(speech):
     import librosa  # the [train] extra; the reference, never used on the device
 

@@ -83,3 +83,27 @@ def test_truncated_mp4_is_an_input_error(tmp_path, keep):
     # The mp4 index (moov) sits at the end, so a cut file cannot be opened at all.
     with pytest.raises(InputError, match="corrupt, truncated or not media"):
         probe(cut)
+
+
+def test_metadata_in_a_legacy_encoding_still_decodes(tmp_path):
+    """A WAV whose title is cp1251 bytes (not UTF-8): PyAV < 19 raised UnicodeDecodeError on open
+    unless told to ignore it, PyAV 19 has no such option (and never raises); both must decode."""
+    import struct
+
+    import soundfile
+
+    tone = (np.sin(2 * np.pi * 220 * np.arange(SAMPLE_RATE) / SAMPLE_RATE) * 0.5).astype(np.float32)
+    pcm = (tone * 32767).astype("<i2").tobytes()
+    title = "Привет".encode("cp1251") + b"\x00\x00"  # invalid as UTF-8; even length (RIFF)
+    info = b"INFO" + b"INAM" + struct.pack("<I", len(title)) + title
+    fmt = struct.pack("<HHIIHH", 1, 1, SAMPLE_RATE, SAMPLE_RATE * 2, 2, 16)
+    chunks = (
+        b"fmt " + struct.pack("<I", len(fmt)) + fmt
+        + b"LIST" + struct.pack("<I", len(info)) + info
+        + b"data" + struct.pack("<I", len(pcm)) + pcm
+    )  # fmt: skip
+    wav = tmp_path / "legacy_title.wav"
+    wav.write_bytes(b"RIFF" + struct.pack("<I", 4 + len(chunks)) + b"WAVE" + chunks)
+    reference, _ = soundfile.read(str(wav), dtype="float32")
+    np.testing.assert_allclose(decode_audio(wav), reference, atol=1e-4)
+    assert probe(wav).has_audio

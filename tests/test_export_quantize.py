@@ -11,6 +11,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import TRAIN_REASON
+
+# Every test here needs torch (the training layer, export or quantize).
+pytest.importorskip("torch", reason=TRAIN_REASON)
+pytestmark = pytest.mark.train
+
 import torch
 from conftest import ANGRY, HAPPY, SAD, build_model_dir
 

@@ -5,8 +5,14 @@ from __future__ import annotations
 import json
 
 import numpy as np
-import onnx
 import pytest
+from conftest import TRAIN_REASON
+
+# Every test here needs torch (the training layer, export or quantize).
+pytest.importorskip("torch", reason=TRAIN_REASON)
+pytestmark = pytest.mark.train
+
+import onnx
 import torch
 
 from edgemood.errors import ModelError

@@ -8,6 +8,12 @@ import shutil
 
 import numpy as np
 import pytest
+from conftest import TRAIN_REASON
+
+# Every test here needs torch (the training layer, export or quantize).
+pytest.importorskip("torch", reason=TRAIN_REASON)
+pytestmark = pytest.mark.train
+
 from conftest import ANGRY, HAPPY, SAD
 from typer.testing import CliRunner
 
