@@ -147,12 +147,7 @@ def apply(spec: dict) -> int:
     """Load the filters into this process (and its future children); the number of system calls
     allowed on this architecture."""
     lib = _lib()
-    ctx = lib.seccomp_init(_act_errno(spec["errno"]))
-    if not ctx:
-        raise OSError("seccomp_init failed")
-    count = sum(_rule(lib, ctx, SCMP_ACT_ALLOW, name) for name in spec["allow"])
-    _load(lib, ctx)
-    if spec["mdwe"]:
+    if spec["mdwe"]:  # first, as systemd does: the system-call filter forbids seccomp() itself
         ctx = lib.seccomp_init(SCMP_ACT_ALLOW)
         deny = _act_errno(errno.EPERM)
         wx = mmap.PROT_WRITE | mmap.PROT_EXEC
@@ -162,6 +157,11 @@ def apply(spec: dict) -> int:
             _rule(lib, ctx, deny, name, 2, mmap.PROT_EXEC)
         _rule(lib, ctx, deny, "shmat", 2, SHM_EXEC)
         _load(lib, ctx)
+    ctx = lib.seccomp_init(_act_errno(spec["errno"]))
+    if not ctx:
+        raise OSError("seccomp_init failed")
+    count = sum(_rule(lib, ctx, SCMP_ACT_ALLOW, name) for name in spec["allow"])
+    _load(lib, ctx)
     return count
 
 
