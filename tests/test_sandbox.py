@@ -147,3 +147,21 @@ def test_the_service_runs_inference_under_the_units_filters(spec, backend, av_mo
             assert server.stop() == 0
         log = server.log.read_text()
         assert "Traceback" not in log and "Operation not permitted" not in log
+
+
+def test_inference_with_other_users_and_processes_hidden(av_model, face_clip):
+    """PrivateUsers=yes and ProtectProc=invisible, rebuilt with namespaces: a user namespace with
+    one user mapped, a PID namespace whose /proc has hidepid=invisible. Same JSON, no warning."""
+    isolate = ["unshare", "--user", "--map-root-user", "--pid", "--mount", "--fork",
+               "--mount-proc", "sh", "-c",
+               'mount -o remount,hidepid=invisible /proc && wc -l < /proc/self/uid_map && "$@"',
+               "sh"]  # fmt: skip
+    if shutil.which("unshare") is None or subprocess.run([*isolate, "true"]).returncode != 0:
+        pytest.skip("user and PID namespaces are not available here (unprivileged unshare)")
+    args = ["-m", "edgemood.cli", "infer", "--json", "--model", str(av_model), str(face_clip)]
+    done = subprocess.run([*isolate, sys.executable, *args], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    mapped, reply = done.stdout.splitlines()
+    assert mapped == "1"  # only one user exists in there
+    assert json.loads(reply) == _cli_json(face_clip, av_model, "onnx")
+    assert done.stderr == ""  # (with ProcSubset=pid onnxruntime warns: no /proc/cpuinfo)
