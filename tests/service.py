@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -12,6 +14,8 @@ import urllib.error
 import urllib.request
 import uuid
 from pathlib import Path
+
+import pytest
 
 
 def _free_port() -> int:
@@ -147,3 +151,15 @@ def filed(watch: Path) -> list[str]:
         for p in (watch / folder).iterdir()
         if not p.name.endswith(".error.txt")
     ]
+
+
+def systemd_analyze() -> str:
+    """The systemd-analyze tool; skips without it, fails where CI requires it."""
+    tool = shutil.which("systemd-analyze")
+    if tool is None:
+        if os.environ.get("EDGEMOOD_REQUIRE_SYSTEMD"):
+            pytest.fail("systemd-analyze is required here (EDGEMOOD_REQUIRE_SYSTEMD is set)")
+        pytest.skip(
+            "systemd-analyze not installed (CI installs it and sets EDGEMOOD_REQUIRE_SYSTEMD)"
+        )
+    return tool

@@ -7,7 +7,6 @@ audio clip and of a video with a real face give the same JSON as an unrestricted
 from __future__ import annotations
 
 import json
-import os
 import re
 import shutil
 import subprocess
@@ -17,7 +16,7 @@ from pathlib import Path
 import pytest
 import seccomp_filter
 from conftest import HAPPY
-from service import Server, wait_for
+from service import Server, systemd_analyze, wait_for
 
 REPO = Path(__file__).resolve().parent.parent
 UNIT = REPO / "deploy" / "edgemood.service"
@@ -26,19 +25,8 @@ TESTS = Path(__file__).resolve().parent
 MAX_EXPOSURE = 1.0
 
 
-def _systemd_analyze() -> str:
-    tool = shutil.which("systemd-analyze")
-    if tool is None:
-        if os.environ.get("EDGEMOOD_REQUIRE_SYSTEMD"):
-            pytest.fail("systemd-analyze is required here (EDGEMOOD_REQUIRE_SYSTEMD is set)")
-        pytest.skip(
-            "systemd-analyze not installed (CI installs it and sets EDGEMOOD_REQUIRE_SYSTEMD)"
-        )
-    return tool
-
-
 def test_security_exposure_score_stays_low():
-    tool = _systemd_analyze()
+    tool = systemd_analyze()
     done = subprocess.run(
         [tool, "security", "--offline=yes", "--no-pager", str(UNIT)],
         capture_output=True, text=True,
@@ -53,7 +41,7 @@ def test_security_exposure_score_stays_low():
 
 @pytest.fixture(scope="module")
 def spec(tmp_path_factory) -> Path:
-    tool = _systemd_analyze()
+    tool = systemd_analyze()
     path = tmp_path_factory.mktemp("seccomp") / "spec.json"
     spec = seccomp_filter.filter_spec(UNIT, tool)
     # What the unit says, as this test expects it (a unit edit that drops these fails here).
@@ -141,8 +129,10 @@ def test_the_service_runs_inference_under_the_units_filters(spec, backend, av_mo
             result = server.watch / "results" / f"{HAPPY.name}.json"
             done = server.watch / "done" / HAPPY.name
             wait_for(done.exists, timeout=60)
-            assert json.loads(result.read_text())["emotion"] == _cli_json(HAPPY, model,
-                                                                          backend)["emotion"]
+            assert (
+                json.loads(result.read_text())["emotion"]
+                == _cli_json(HAPPY, model, backend)["emotion"]
+            )
         finally:
             assert server.stop() == 0
         log = server.log.read_text()
