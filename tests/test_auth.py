@@ -182,3 +182,15 @@ def test_token_file_permissions_and_content_are_checked(tmp_path):
 def test_loopback_addresses():
     assert all(map(is_loopback, ["127.0.0.1", "127.8.9.1", "::1", "localhost"]))
     assert not any(map(is_loopback, ["0.0.0.0", "::", "10.0.0.2", "fe80::1", "example.org"]))
+
+
+def test_the_command_line_flags_reach_the_service(tmp_path, token_file):
+    """--insecure-no-auth and --token-file pass the start-up check (then the missing model stops
+    it: exit 3), and say so on stderr."""
+    missing = str(tmp_path / "no-model")
+    opened = _serve("--host", "0.0.0.0", "--port", "1", "--insecure-no-auth", "--model", missing)
+    assert opened.returncode == 3 and "authentication OFF on 0.0.0.0:1" in opened.stderr
+    tokened = _serve("--host", "0.0.0.0", "--port", "1", "--token-file", str(token_file),
+                     "--model", missing)  # fmt: skip
+    assert tokened.returncode == 3 and "token authentication on" in tokened.stderr
+    assert read_token(token_file) not in tokened.stderr
