@@ -46,6 +46,51 @@ if [ -n "${MODEL_DIR:-}" ]; then
     echo "set  model = \"$PREFIX/models/model\"  in /etc/edgemood/config.toml to use it"
 fi
 
+echo "== authentication and network"
+# A config that opens the port (host not loopback) needs a bearer token: the service refuses to
+# start without one. Make it (mode 600, owned by the service user) and point the config at it;
+# and let the LAN through the unit's IP allow list (loopback only otherwise).
+SETTINGS=$("$PREFIX/venv/bin/python" - <<'PY'
+import sys
+from pathlib import Path
+from edgemood.auth import is_loopback
+from edgemood.service_config import ConfigError, load_config
+try:
+    c = load_config(Path("/etc/edgemood/config.toml"))
+except ConfigError as exc:
+    sys.exit(f"install.sh: {exc}")
+print("loopback" if is_loopback(c.host) else c.host, c.api_token_file or "-", int(c.insecure_no_auth))
+PY
+) || exit 1
+read -r HOST TOKEN_FILE INSECURE <<< "$SETTINGS"
+if [ "$HOST" != loopback ]; then
+    if [ "$TOKEN_FILE" = - ] && [ "$INSECURE" = 0 ]; then
+        TOKEN_FILE=/etc/edgemood/api-token
+        printf '\n# Added by install.sh: host is not loopback, so a token is required.\napi_token_file = "%s"\n' \
+            "$TOKEN_FILE" >> /etc/edgemood/config.toml
+        echo "host = $HOST: set api_token_file = \"$TOKEN_FILE\" in /etc/edgemood/config.toml"
+    fi
+    if [ "$TOKEN_FILE" != - ] && [ ! -e "$TOKEN_FILE" ]; then
+        "$PREFIX/venv/bin/edgemood" serve --make-token "$TOKEN_FILE"
+    fi
+    if [ "$TOKEN_FILE" != - ]; then
+        chown edgemood:edgemood "$TOKEN_FILE"
+        chmod 600 "$TOKEN_FILE"
+        echo "clients send: Authorization: Bearer \$(sudo cat $TOKEN_FILE)"
+    fi
+    install -d -m 0755 /etc/systemd/system/edgemood.service.d
+    if [ ! -e /etc/systemd/system/edgemood.service.d/network.conf ]; then
+        cat > /etc/systemd/system/edgemood.service.d/network.conf <<'CONF'
+# Written by install.sh because config.toml opens the port: the unit allows loopback only.
+# Private LAN ranges (IPv4 RFC 1918, IPv6 unique-local and link-local); narrow to your network.
+[Service]
+IPAddressAllow=10.0.0.0/8 172.16.0.0/12 192.168.0.0/16 fc00::/7 link-local
+CONF
+        echo "host = $HOST: the unit's IP allow list now takes the private LAN ranges" \
+            "(/etc/systemd/system/edgemood.service.d/network.conf)"
+    fi
+fi
+
 echo "== systemd unit"
 sed "s|/opt/edgemood|$PREFIX|g" "$SRC/deploy/edgemood.service" > /etc/systemd/system/edgemood.service
 chmod 0644 /etc/systemd/system/edgemood.service

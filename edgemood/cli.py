@@ -241,12 +241,34 @@ def serve(
         Optional[str],  # noqa: UP045
         typer.Option(help="debug, info, warning or error (default info)."),
     ] = None,
+    token_file: Annotated[
+        Optional[Path],  # noqa: UP045
+        typer.Option(
+            help="Bearer token file (mode 600): every endpoint but /healthz then needs "
+            "'Authorization: Bearer <token>'. Required to bind anything but loopback."
+        ),
+    ] = None,
+    insecure_no_auth: Annotated[
+        bool,
+        typer.Option(
+            "--insecure-no-auth",
+            help="Serve a non-loopback address without a token (logged at every start).",
+        ),
+    ] = False,
+    make_token: Annotated[
+        Optional[Path],  # noqa: UP045
+        typer.Option(
+            "--make-token",
+            help="Write a new random token to this file (mode 600, never overwritten) and exit.",
+        ),
+    ] = None,
 ) -> None:
     """Keep the models warm and serve a local HTTP API (and a watch folder).
 
     POST /v1/infer (multipart field 'file', or a 'path' under allowed_dirs)
     returns the JSON of `edgemood infer --json`; GET /healthz; GET /metrics
-    (Prometheus). Settings come from a TOML file; options override it.
+    (Prometheus). Settings come from a TOML file; options override it. A
+    non-loopback host needs a token (--token-file) or --insecure-no-auth.
     Needs the serve extra: pip install 'edgemood\\[serve]'.
     """
     try:
@@ -256,10 +278,21 @@ def serve(
     from edgemood.serve import run
     from edgemood.service_config import load_config
 
+    if make_token is not None:
+        from edgemood.auth import make_token as write_token
+
+        try:
+            write_token(make_token)
+        except EdgemoodError as exc:
+            _fail(str(exc), exc.exit_code)
+        typer.echo(f"edgemood: new token in {make_token} (mode 600); set api_token_file to it "
+                   "and chown it to the service user", err=True)  # fmt: skip
+        raise typer.Exit(0)
     overrides = {
         "host": host, "port": port, "watch": watch, "output": output, "model": model,
         "backend": backend, "precision": precision, "threads": threads, "workers": workers,
         "max_upload_mb": max_upload_mb, "clip_timeout_s": clip_timeout_s, "log_level": log_level,
+        "api_token_file": token_file, "insecure_no_auth": insecure_no_auth or None,
     }  # fmt: skip
     try:
         config = load_config(config_file, overrides)

@@ -2,12 +2,14 @@
 
 ``POST /v1/infer``: a clip as multipart field ``file``, or ``{"path": ...}`` (JSON or form field)
 naming a file under an allowed folder; answers the JSON of ``edgemood infer --json``.
-``GET /healthz``: ready or not. ``GET /metrics``: Prometheus text.
+``GET /healthz``: ready or not. ``GET /metrics``: Prometheus text. With a token configured,
+every endpoint but ``/healthz`` answers 401 without ``Authorization: Bearer <token>``.
 
-Status codes: 200 prediction; 400 no ``file``/``path``; 403 path outside the allowed folders;
-404 path not found; 413 upload over the size limit; 415 not audio/video (or empty); 422 media
-that holds nothing usable (corrupt, truncated, silent, no face); 504 over the per-clip time
-limit; 500 the inference worker crashed (it is replaced); 503 shutting down.
+Status codes: 200 prediction; 400 no ``file``/``path``; 401 missing or wrong token; 403 path
+outside the allowed folders; 404 path not found; 413 upload over the size limit; 415 not
+audio/video (or empty); 422 media that holds nothing usable (corrupt, truncated, silent, no
+face); 504 over the per-clip time limit; 500 the inference worker crashed (it is replaced); 503
+shutting down.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
+from edgemood.auth import BearerAuth
 from edgemood.errors import InputError, ModelError
 from edgemood.prediction import error_json
 from edgemood.prometheus import Metrics
@@ -194,7 +197,8 @@ class _CountRequests:
         await self.app(scope, receive, counting_send)
 
 
-def create_app(service: Service) -> Starlette:
+def create_app(service: Service, token: str | None = None) -> Starlette:
+    """The ASGI app; with ``token``, every endpoint but /healthz needs it (401 counted too)."""
     app = Starlette(
         routes=[
             Route("/v1/infer", infer_endpoint, methods=["POST"]),
@@ -203,5 +207,7 @@ def create_app(service: Service) -> Starlette:
         ]
     )
     app.state.service = service
-    app.add_middleware(_CountRequests, metrics=service.metrics)
+    if token is not None:
+        app.add_middleware(BearerAuth, token=token, metrics=service.metrics)
+    app.add_middleware(_CountRequests, metrics=service.metrics)  # outermost: counts 401s too
     return app

@@ -86,5 +86,8 @@ def service_metrics() -> Metrics:
     metrics.describe("edgemood_errors_total", "counter", "Clips that failed, by reason")
     metrics.describe("edgemood_clips_processed_total", "counter", "Clips processed, by source")
     metrics.describe("edgemood_stage_seconds", "histogram", "Latency per pipeline stage")
+    metrics.describe(
+        "edgemood_auth_failures_total", "counter", "Requests refused for a missing or wrong token"
+    )
     metrics.describe("edgemood_model_info", "gauge", "The fusion model in use")
     return metrics

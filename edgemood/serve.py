@@ -17,6 +17,7 @@ import signal
 import sys
 import threading
 
+from edgemood.auth import resolve_token
 from edgemood.http_api import Service, create_app
 from edgemood.prometheus import service_metrics
 from edgemood.sdnotify import notify, watchdog_interval
@@ -61,6 +62,7 @@ def run(config: ServiceConfig) -> int:
     import uvicorn
 
     setup_logging(config.log_level)
+    token = resolve_token(config)  # before the models load: an open port without one fails fast
     metrics = service_metrics()
     settings = RecognizerSettings(
         config.model, config.backend, config.precision, config.threads, config.text_encoder
@@ -84,7 +86,7 @@ def run(config: ServiceConfig) -> int:
 
     server = uvicorn.Server(
         uvicorn.Config(
-            create_app(service),
+            create_app(service, token),
             host=config.host,
             port=config.port,
             log_config=None,

@@ -44,6 +44,10 @@ class ServiceConfig:
     poll_interval_s: float = 1.0
     settle_s: float = 2.0  # a dropped clip must keep its size and mtime this long
     log_level: str = "info"
+    # Bearer-token authentication (edgemood.auth): required to bind anything but loopback,
+    # unless the owner opts out with insecure_no_auth (logged at every start).
+    api_token_file: Path | None = None
+    insecure_no_auth: bool = False
 
     @property
     def results_dir(self) -> Path | None:
@@ -52,7 +56,7 @@ class ServiceConfig:
         return self.output if self.output is not None else self.watch / "results"
 
 
-_PATHS = {"watch", "output", "model", "text_encoder"}
+_PATHS = {"watch", "output", "model", "text_encoder", "api_token_file"}
 
 
 def _coerce(name: str, value: Any, default: Any) -> Any:

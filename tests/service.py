@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -12,6 +14,8 @@ import urllib.error
 import urllib.request
 import uuid
 from pathlib import Path
+
+import pytest
 
 
 def _free_port() -> int:
@@ -40,6 +44,7 @@ class Server:
             "\n".join(f"{k} = {json.dumps(v)}" for k, v in config.items()) + "\n"
         )
         self.log = tmp / f"serve-{self.port}.log"
+        self.headers: dict[str, str] = {}  # sent with every request (e.g. the bearer token)
         if start:
             self.start()
 
@@ -68,16 +73,24 @@ class Server:
     def url(self, path: str) -> str:
         return f"http://127.0.0.1:{self.port}{path}"
 
-    def get(self, path: str) -> tuple[int, str]:
+    def get(self, path: str, headers: dict[str, str] | None = None) -> tuple[int, str]:
+        request = urllib.request.Request(self.url(path), headers=self._headers(headers))
         try:
-            with urllib.request.urlopen(self.url(path), timeout=30) as reply:
+            with urllib.request.urlopen(request, timeout=30) as reply:
                 return reply.status, reply.read().decode()
         except urllib.error.HTTPError as exc:
             return exc.code, exc.read().decode()
 
-    def post(self, body: bytes, content_type: str) -> tuple[int, dict]:
+    def _headers(self, headers: dict[str, str] | None) -> dict[str, str]:
+        return {**self.headers, **(headers or {})}
+
+    def post(
+        self, body: bytes, content_type: str, headers: dict[str, str] | None = None
+    ) -> tuple[int, dict]:
         request = urllib.request.Request(
-            self.url("/v1/infer"), data=body, headers={"Content-Type": content_type}
+            self.url("/v1/infer"),
+            data=body,
+            headers={"Content-Type": content_type, **self._headers(headers)},
         )
         try:
             with urllib.request.urlopen(request, timeout=60) as reply:
@@ -85,7 +98,9 @@ class Server:
         except urllib.error.HTTPError as exc:
             return exc.code, json.loads(exc.read())
 
-    def upload(self, name: str, data: bytes) -> tuple[int, dict]:
+    def upload(
+        self, name: str, data: bytes, headers: dict[str, str] | None = None
+    ) -> tuple[int, dict]:
         boundary = uuid.uuid4().hex
         body = (
             (
@@ -96,7 +111,7 @@ class Server:
             + data
             + f"\r\n--{boundary}--\r\n".encode()
         )
-        return self.post(body, f"multipart/form-data; boundary={boundary}")
+        return self.post(body, f"multipart/form-data; boundary={boundary}", headers)
 
     def stop(self, sig: int = signal.SIGTERM) -> int:
         self.process.send_signal(sig)
@@ -136,3 +151,15 @@ def filed(watch: Path) -> list[str]:
         for p in (watch / folder).iterdir()
         if not p.name.endswith(".error.txt")
     ]
+
+
+def systemd_analyze() -> str:
+    """The systemd-analyze tool; skips without it, fails where CI requires it."""
+    tool = shutil.which("systemd-analyze")
+    if tool is None:
+        if os.environ.get("EDGEMOOD_REQUIRE_SYSTEMD"):
+            pytest.fail("systemd-analyze is required here (EDGEMOOD_REQUIRE_SYSTEMD is set)")
+        pytest.skip(
+            "systemd-analyze not installed (CI installs it and sets EDGEMOOD_REQUIRE_SYSTEMD)"
+        )
+    return tool

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 from conftest import ANGRY, HAPPY, SAD
-from service import Server, wait_for
+from service import Server, systemd_analyze, wait_for
 
 from edgemood.service_config import ConfigError, load_config
 
@@ -177,13 +177,7 @@ def test_sigterm_finishes_in_flight_work(tmp_path):
 
 
 def test_systemd_unit_verifies(tmp_path):
-    tool = shutil.which("systemd-analyze")
-    if tool is None:
-        if os.environ.get("EDGEMOOD_REQUIRE_SYSTEMD"):
-            pytest.fail("systemd-analyze is required here (EDGEMOOD_REQUIRE_SYSTEMD is set)")
-        pytest.skip(
-            "systemd-analyze not installed (CI installs it and sets EDGEMOOD_REQUIRE_SYSTEMD)"
-        )
+    tool = systemd_analyze()
     unit = (REPO / "deploy" / "edgemood.service").read_text()
     # verify checks that ExecStart exists: point it at this environment's edgemood.
     executable = Path(sys.executable).with_name("edgemood")
