@@ -28,9 +28,14 @@ def text(
     out: Annotated[Path, typer.Argument(help="Encoder directory to write.")],
 ) -> None:
     """Export DistilBERT to an edgemood text encoder directory (ONNX + tokenizer.json)."""
+    from edgemood.errors import EdgemoodError
     from edgemood.train.text_export import export_text_encoder
 
-    directory = export_text_encoder(source, out)
+    try:
+        directory = export_text_encoder(source, out)
+    except EdgemoodError as exc:
+        typer.echo(f"export: {exc}", err=True)
+        raise typer.Exit(exc.exit_code) from None
     model = directory / "model.onnx"
     typer.echo(f"text encoder: {directory} ({model.stat().st_size:,} bytes)")
 

@@ -40,6 +40,7 @@ def fusion(
     ] = None,
 ) -> None:
     """Static INT8 ONNX and INT8 TFLite of the fusion model, with parity reports."""
+    from edgemood.model import read_card
     from quantize.fusion import quantize_fusion
 
     reports = quantize_fusion(
@@ -60,6 +61,8 @@ def fusion(
             f"{p['test']['actors']}, accuracy {p['accuracy_fp32']:.3f} -> {p['accuracy_int8']:.3f}"
             f"; parity {'holds' if p['holds'] else 'FAILS'}"
         )
+    card = read_card(model_dir)
+    typer.echo(f"default: {card['default']} ({card.get('default_reason', '')})")
 
 
 @app.command()
