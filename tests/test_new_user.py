@@ -20,6 +20,7 @@ from edgemood.model import DEFAULT_MODEL_DIR
 from edgemood.ravdess import parse_name
 
 runner = CliRunner()
+REPO = Path(__file__).resolve().parent.parent
 
 
 def _lines(output: str) -> list[dict]:
@@ -155,6 +156,7 @@ def test_bench_accuracy_flags_training_actors_and_scores_the_others(card_model, 
     table = runner.invoke(app, [*args, "--data", str(data), str(HAPPY)])
     assert "3 of 5 clips are from actors this model was trained on" in table.stdout
     assert "unheard actors 5, 7: accuracy" in table.stdout
+    assert "accuracy: clips 5/5" in table.stderr  # progress, off stdout
 
 
 # 4. Missing model and text encoder paths --------------------------------------------------
@@ -248,6 +250,25 @@ def test_training_reports_each_epoch_and_the_device(tmp_path):
     assert history["device"] == "cpu"
 
 
+def test_the_card_records_the_resolved_device(tmp_path):
+    folder = tmp_path / "data"
+    folder.mkdir()
+    for actor in (1, 2):
+        for source in (ANGRY, HAPPY, SAD):
+            _ravdess_copy(source, folder, actor)
+    out = tmp_path / "model"
+    args = ["train", "--data", str(folder), "--out", str(out), "--cache", str(tmp_path / "c")]
+    result = runner.invoke(app, [*args, "--epochs", "1", "--no-validation", "--speed", ""])
+    assert result.exit_code == 0, result.output
+    training = json.loads((out / "model.json").read_text())["training"]
+    assert training["config"]["device"] == "auto"  # what was asked
+    import torch
+
+    resolved = f"cuda ({torch.cuda.get_device_name(0)})" if torch.cuda.is_available() else "cpu"
+    assert training["device"] == resolved  # what it resolved to
+    assert f"training on {resolved}" in result.stderr
+
+
 # 7. quantize fusion says why FP32 stays the default -----------------------------------------
 
 
@@ -283,6 +304,41 @@ def test_export_text_without_the_hub_fails_in_one_line(tmp_path, monkeypatch):
     assert len(lines) == 1 and "Traceback" not in result.output
     assert lines[0].startswith(f"export: {name}: not found locally and could not be downloaded")
     assert "pass a local directory" in lines[0]
+
+
+_NOISY = """
+import os, sys, warnings
+from export.quiet import third_party_output
+with third_party_output(verbose=sys.argv[1] == "verbose", command="python -m quantize"):
+    print("(00:00) [START] LiteRT-Torch Convert")
+    os.write(2, b"I0000 flatbuffer_export.cc:4410] Estimated count of arithmetic ops\\n")
+    warnings.warn("isinstance(treespec, LeafSpec) is deprecated", FutureWarning)
+    if sys.argv[2] == "fail":
+        raise RuntimeError("conversion failed")
+print("fusion.int8.onnx: parity holds")
+"""
+
+
+def _noisy(*args: str):
+    import subprocess
+
+    return subprocess.run(
+        [sys.executable, "-c", _NOISY, *args], capture_output=True, text=True, cwd=REPO
+    )
+
+
+def test_third_party_output_is_summarised_unless_verbose():
+    quiet = _noisy("quiet", "ok")
+    assert quiet.returncode == 0, quiet.stderr
+    assert quiet.stdout == "fusion.int8.onnx: parity holds\n"
+    (line,) = quiet.stderr.splitlines()
+    assert line.startswith("python -m quantize: ") and "hidden (--verbose shows them)" in line
+    verbose = _noisy("verbose", "ok")
+    assert "[START] LiteRT-Torch Convert" in verbose.stdout
+    assert "Estimated count" in verbose.stderr and "LeafSpec" in verbose.stderr
+    failed = _noisy("quiet", "fail")  # a failure shows what was held back: it may say why
+    assert failed.returncode == 1
+    assert "[START] LiteRT-Torch Convert" in failed.stderr and "conversion failed" in failed.stderr
 
 
 # 9. Sidecars in the watch folder ------------------------------------------------------------
