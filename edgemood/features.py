@@ -104,6 +104,8 @@ class FeatureExtractor:
                 inputs.audio = audio_features(samples)
                 timings["audio_features"] = time.perf_counter() - clock
                 duration = len(samples) / SAMPLE_RATE
+                if not info.duration and duration >= MAX_SECONDS:  # a stream without a length
+                    notes.append(f"only the first {MAX_SECONDS:g} s analysed (file length unknown)")
         else:
             notes.append("audio not used by this model")
 

@@ -224,16 +224,21 @@ def test_a_pattern_matching_nothing_is_reported(audio_model, tmp_path):
 # 6. Training progress and the resolved device ---------------------------------------------
 
 
+def _two_actors(folder: Path) -> Path:
+    """The three committed clips as actors 1 and 2."""
+    folder.mkdir()
+    for actor in (1, 2):
+        for source in (ANGRY, HAPPY, SAD):
+            _ravdess_copy(source, folder, actor)
+    return folder
+
+
 def test_training_reports_each_epoch_and_the_device(tmp_path):
     from edgemood.features import FeatureExtractor
     from edgemood.train.data import index_clips
     from edgemood.train.fit import TrainConfig, train_model
 
-    folder = tmp_path / "data"
-    folder.mkdir()
-    for actor in (1, 2):
-        for source in (ANGRY, HAPPY, SAD):
-            _ravdess_copy(source, folder, actor)
+    folder = _two_actors(tmp_path / "data")
     clips = index_clips(folder)
     extractor = FeatureExtractor(use={"audio": True, "visual": False, "text": False})
     for clip in clips:
@@ -251,11 +256,7 @@ def test_training_reports_each_epoch_and_the_device(tmp_path):
 
 
 def test_the_card_records_the_resolved_device(tmp_path):
-    folder = tmp_path / "data"
-    folder.mkdir()
-    for actor in (1, 2):
-        for source in (ANGRY, HAPPY, SAD):
-            _ravdess_copy(source, folder, actor)
+    folder = _two_actors(tmp_path / "data")
     out = tmp_path / "model"
     args = ["train", "--data", str(folder), "--out", str(out), "--cache", str(tmp_path / "c")]
     result = runner.invoke(app, [*args, "--epochs", "1", "--no-validation", "--speed", ""])
