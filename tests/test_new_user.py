@@ -61,6 +61,19 @@ def test_a_long_clip_says_it_was_cut(audio_model, long_wav):
     assert "note: only the first 60 s of 65.0 s analysed" in text.stdout
 
 
+def test_the_service_says_a_long_clip_was_cut(audio_model, long_wav):
+    from edgemood.worker import RecognizerSettings, WorkerPool
+
+    pool = WorkerPool(RecognizerSettings(model=audio_model))
+    try:
+        payload = pool.infer(long_wav, None, 120)
+    finally:
+        pool.close()
+    assert payload["json"]["analysed_s"] == pytest.approx(MAX_SECONDS, abs=0.05)
+    assert payload["json"]["duration_s"] == pytest.approx(65.0, abs=0.05)
+    assert any("first 60 s of 65.0 s" in note for note in payload["json"]["notes"])
+
+
 def test_a_short_clip_is_analysed_whole(audio_model):
     import soundfile
 
