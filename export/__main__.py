@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__)
+app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__, rich_markup_mode=None)
 VerboseOption = Annotated[
     bool, typer.Option(help="Show the warnings and progress of torch, Optimum and LiteRT.")
 ]
