@@ -15,6 +15,7 @@ import statistics
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -26,9 +27,14 @@ from edgemood.features import FeatureExtractor
 from edgemood.labels import EMOTIONS, MODALITIES
 from edgemood.metrics import classification_report
 from edgemood.pipeline import Recognizer
+from edgemood.progress import Progress
 from edgemood.ravdess import parse_name
 
 STAGES = ("decode", "audio_features", "face", "text", "fusion")
+
+
+class NothingMeasured(InputError):
+    """Not one clip could be timed (each was reported as it failed)."""
 
 
 @dataclass
@@ -183,30 +189,51 @@ def _recognizer(config: BenchConfig) -> Recognizer:
     )
 
 
-def run_bench(clips: list[Path], config: BenchConfig, cold: bool = True) -> dict:
-    """Measure the pipeline on ``clips``; raises EdgemoodError when a clip cannot be read."""
+def _stderr(line: str) -> None:
+    print(line, file=sys.stderr, flush=True)
+
+
+def run_bench(
+    clips: list[Path], config: BenchConfig, cold: bool = True, log: Callable[[str], None] = _stderr
+) -> dict:
+    """Measure the pipeline on ``clips``. A clip that cannot be processed is reported through
+    ``log`` and listed under "failed"; the others are measured. Raises NothingMeasured when
+    none can be processed."""
     clock = time.perf_counter()
     recognizer = _recognizer(config)
     load_s = time.perf_counter() - clock
     stages: dict[str, list[float]] = {s: [] for s in STAGES}
     end_to_end, rtf, durations, used = [], [], [], dict.fromkeys(MODALITIES, False)
+    measured, failed = [], []
     for clip in clips:
-        for _ in range(config.warmup):
-            recognizer.predict(clip)
-        for _ in range(config.runs):
-            clock = time.perf_counter()
-            prediction = recognizer.predict(clip)
-            elapsed = time.perf_counter() - clock
+        try:
+            for _ in range(config.warmup):
+                recognizer.predict(clip)
+            timed = []
+            for _ in range(config.runs):
+                clock = time.perf_counter()
+                prediction = recognizer.predict(clip)
+                timed.append((time.perf_counter() - clock, prediction))
+        except (EdgemoodError, OSError) as exc:
+            reason = str(exc) if isinstance(exc, EdgemoodError) else f"{clip}: {exc}"
+            log(f"edgemood: {reason}")
+            failed.append({"file": str(clip), "error": reason})
+            continue
+        for elapsed, prediction in timed:
             end_to_end.append(elapsed)
             if prediction.duration > 0:
                 rtf.append(elapsed / prediction.duration)
             for stage, seconds in prediction.timings.items():
                 stages.setdefault(stage, []).append(seconds)
+        measured.append(clip)
         durations.append(prediction.duration)
         used = {m: used[m] or prediction.modalities[m] for m in MODALITIES}
+    if not measured:
+        raise NothingMeasured(f"no clip could be processed ({len(failed)} failed)")
     model = recognizer.model
     result = {
-        "clips": [str(c) for c in clips],
+        "clips": [str(c) for c in measured],
+        "failed": failed,
         "clip_seconds": [round(d, 3) for d in durations],
         "runs": config.runs,
         "warmup": config.warmup,
@@ -219,50 +246,89 @@ def run_bench(clips: list[Path], config: BenchConfig, cold: bool = True) -> dict
         "stages": {s: _summary(v) for s, v in stages.items() if v},
         "end_to_end": _summary(end_to_end),
         "rtf": round(float(np.median(rtf)), 4) if rtf else None,
-        "face_stage": _face_stage(clips, config),
+        "face_stage": _face_stage(measured, config),
         "sizes_bytes": _sizes(recognizer),
     }
     result["peak_rss_mb"] = peak_rss_mb()
     if cold and config.cold_runs > 0:
-        result["cold_start"] = cold_start(clips[0], config)
+        result["cold_start"] = cold_start(measured[0], config)
     return result
 
 
-def run_accuracy(data: Path, config: BenchConfig) -> dict:
-    """Accuracy, macro-F1 and confusion matrix on a RAVDESS-named folder (labels from names)."""
-    recognizer = _recognizer(config)
-    clips = [c for c in media_files([data]) if parse_name(c) is not None]
-    if not clips:
-        raise InputError(f"{data}: no RAVDESS-named media files")
-    probabilities, labels, failed = [], [], []
-    for clip in clips:
-        try:
-            probabilities.append(recognizer.predict(clip).probabilities)
-            labels.append(parse_name(clip).label)
-        except EdgemoodError as exc:
-            failed.append(str(exc))
-    if not probabilities:
-        raise InputError(f"{data}: no clip could be processed ({failed[0]})")
+def _scores(probabilities: list[np.ndarray], labels: list[int]) -> dict:
     report = classification_report(np.stack(probabilities), np.asarray(labels))
     # Macro-F1 over the emotions the folder holds: an absent class has no F1 to average.
     present = [c for c in report["per_class"].values() if c["support"] > 0]
     return {
-        "data": str(data),
-        "clips": len(clips),
-        "failed": failed,
+        "clips": len(labels),
         "accuracy": round(report["accuracy"], 4),
         "macro_f1": round(float(np.mean([c["f1"] for c in present])), 4),
         "emotions_present": len(present),
         "confusion": report["confusion"],
-        "labels": list(EMOTIONS),
     }
+
+
+def training_actors(card: dict) -> set[int] | None:
+    """The RAVDESS actors a model was trained on, from its card (None when it does not say)."""
+    actors = (card.get("training") or {}).get("actors")
+    if not isinstance(actors, list):
+        return None
+    return {int(a) for a in actors}
+
+
+def run_accuracy(data: Path, config: BenchConfig, log: Callable[[str], None] = _stderr) -> dict:
+    """Accuracy, macro-F1 and confusion matrix on a RAVDESS-named folder (labels from names).
+
+    Clips of actors the model card lists as training actors are counted, and flagged: a score
+    on voices the model was trained on says little about a new speaker. The clips of the other
+    actors ("unheard") are also scored on their own when there are any."""
+    recognizer = _recognizer(config)
+    clips = [c for c in media_files([data]) if parse_name(c) is not None]
+    if not clips:
+        raise InputError(f"{data}: no RAVDESS-named media files")
+    probabilities, labels, actors, failed = [], [], [], []
+    with Progress(len(clips), "accuracy: clips") as progress:
+        for done, clip in enumerate(clips, 1):
+            try:
+                probabilities.append(recognizer.predict(clip).probabilities)
+                labels.append(parse_name(clip).label)
+                actors.append(parse_name(clip).actor)
+            except EdgemoodError as exc:
+                failed.append(str(exc))
+                progress.line(f"edgemood: {exc}")
+            progress.update(done)
+    if not probabilities:
+        raise InputError(f"{data}: no clip could be processed ({failed[0]})")
+    trained_on = training_actors(recognizer.model.card)
+    result = {"data": str(data), **_scores(probabilities, labels), "failed": failed}
+    result["clips"] = len(clips)
+    result["labels"] = list(EMOTIONS)
+    if trained_on is None:
+        result["training_actors"] = None
+        result["heard_clips"] = None
+        result["unheard"] = None
+        return result
+    heard = [a in trained_on for a in actors]
+    unheard = [i for i, h in enumerate(heard) if not h]
+    result["training_actors"] = sorted(trained_on)
+    result["heard_clips"] = sum(heard)
+    result["unheard"] = (
+        {
+            "actors": sorted({actors[i] for i in unheard}),
+            **_scores([probabilities[i] for i in unheard], [labels[i] for i in unheard]),
+        }
+        if unheard
+        else None
+    )
+    return result
 
 
 def format_table(result: dict) -> str:
     """The human-readable report."""
     lines = [
         f"edgemood bench: {len(result['clips'])} clip(s), {result['runs']} runs each after "
-        f"{result['warmup']} warm-up, {result['threads']} thread(s)",
+        f"{result['warmup']} warm-up, {result['threads']} thread(s)"
+        + (f"; {len(result['failed'])} clip(s) failed (see above)" if result.get("failed") else ""),
         f"model: {result['model_file']} ({result['backend']}, {result['precision']}); used: "
         + ("+".join(m for m, on in result["modalities_used"].items() if on) or "none"),
         "",
@@ -295,16 +361,36 @@ def format_table(result: dict) -> str:
     )
     accuracy = result.get("accuracy")
     if accuracy:
-        lines += [
-            "",
-            f"accuracy on {accuracy['data']}: {accuracy['accuracy']:.3f}, macro-F1 "
-            f"{accuracy['macro_f1']:.3f} ({accuracy['clips']} clips, {len(accuracy['failed'])} "
-            "failed)",
-            "confusion (rows: true, columns: predicted): " + " ".join(e[:3] for e in EMOTIONS),
-        ]
-        for name, row in zip(EMOTIONS, accuracy["confusion"]):
-            lines.append(f"  {name:<10}" + "".join(f"{v:>5}" for v in row))
+        lines += ["", *_accuracy_lines(accuracy)]
     return "\n".join(lines)
+
+
+def _accuracy_lines(accuracy: dict) -> list[str]:
+    line = (
+        f"accuracy on {accuracy['data']}: {accuracy['accuracy']:.3f}, macro-F1 "
+        f"{accuracy['macro_f1']:.3f} ({accuracy['clips']} clips, {len(accuracy['failed'])} failed)"
+    )
+    heard = accuracy.get("heard_clips")
+    if heard:
+        scored = accuracy["clips"] - len(accuracy["failed"])
+        line += (
+            f"; {heard} of {scored} clips are from actors this model was trained on (model "
+            "card): not a figure for new speakers"
+        )
+    lines = [line]
+    unheard = accuracy.get("unheard")
+    if unheard:
+        lines.append(
+            f"unheard actors {', '.join(map(str, unheard['actors']))}: accuracy "
+            f"{unheard['accuracy']:.3f}, macro-F1 {unheard['macro_f1']:.3f} "
+            f"({unheard['clips']} clips)"
+        )
+    elif heard:
+        lines.append("unheard actors: none in this folder")
+    lines.append("confusion (rows: true, columns: predicted): " + " ".join(e[:3] for e in EMOTIONS))
+    for name, row in zip(EMOTIONS, accuracy["confusion"]):
+        lines.append(f"  {name:<10}" + "".join(f"{v:>5}" for v in row))
+    return lines
 
 
 def to_json(result: dict) -> str:

@@ -17,6 +17,9 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    # Plain click help: it wraps every line to the terminal, where rich's boxed tables cut
+    # long words at 80 columns with an ellipsis.
+    rich_markup_mode=None,
 )
 
 ModelOption = Annotated[
@@ -63,13 +66,35 @@ def _format(prediction) -> str:
     return "\n".join(lines)
 
 
-@app.command()
+def _expand(args: list[str]) -> list[tuple[Path, str | None]]:
+    """Files, folders (searched recursively) and quoted patterns to the clips they name, in the
+    order given; a folder without media or a pattern that matches nothing comes with its error."""
+    from edgemood.decode import MEDIA_SUFFIXES, is_pattern, media_files
+
+    out: list[tuple[Path, str | None]] = []
+    for arg in args:
+        found = media_files([arg])
+        if Path(arg).is_dir() and not found:
+            kinds = " ".join(sorted(MEDIA_SUFFIXES))
+            out.append((Path(arg), f"{arg}: no media files in this folder (looked for {kinds})"))
+        elif is_pattern(arg) and found == [Path(arg)]:
+            out.append((Path(arg), f"{arg}: no file matches this pattern"))
+        else:
+            out += [(path, None) for path in found]
+    return out
+
+
+@app.command(short_help="Emotion, sentiment and probabilities of each clip.")
 def infer(
     clips: Annotated[
         # Plain strings: click's path checks would reject an unreadable file for the whole call
         # with a boxed message; edgemood reports each bad clip on one line and goes on.
         Optional[list[str]],  # noqa: UP045
-        typer.Argument(help="Video or audio files (globs welcome).", show_default=False),
+        typer.Argument(
+            help="Video or audio files, folders (searched recursively for media files) or "
+            "patterns such as '*.m4a' (expanded here when quoted).",
+            show_default=False,
+        ),
     ] = None,
     example: Annotated[
         bool, typer.Option("--example", help="Run on the bundled example clip.")
@@ -99,8 +124,17 @@ def infer(
     from edgemood.pipeline import EXAMPLE_CLIP, Recognizer
     from edgemood.prediction import error_json
 
-    clips = [Path(c) for c in clips or []] + ([EXAMPLE_CLIP] if example else [])
-    if not clips:
+    failed = 0
+
+    def report(file: str, reason: str) -> None:
+        nonlocal failed
+        failed += 1
+        typer.echo(f"edgemood: {reason}", err=True)
+        if as_json:
+            typer.echo(json.dumps(error_json(file, reason), ensure_ascii=False))
+
+    paths = _expand(clips or []) + ([(EXAMPLE_CLIP, None)] if example else [])
+    if not paths:
         _fail("no clips given (pass files, or --example for the bundled one)", 2)
     try:
         recognizer = Recognizer(
@@ -109,26 +143,24 @@ def infer(
     except EdgemoodError as exc:
         _fail(str(exc), exc.exit_code, debug)
 
-    failed = 0
     # A progress bar on stderr for several clips, and only on a terminal: stdout stays clean for
     # --json, and logs (a service, a pipe) get the error lines alone.
     progress = (
-        typer.progressbar(clips, label="clips", file=sys.stderr)
-        if len(clips) > 1 and sys.stderr.isatty()
-        else contextlib.nullcontext(clips)
+        typer.progressbar(paths, label="clips", file=sys.stderr)
+        if len(paths) > 1 and sys.stderr.isatty()
+        else contextlib.nullcontext(paths)
     )
     with progress as bar:
-        for clip in bar:
+        for clip, error in bar:
+            if error is not None:
+                report(str(clip), error)
+                continue
             try:
                 prediction = recognizer.predict(clip, transcript)
             except (EdgemoodError, OSError, MemoryError) as exc:
                 if debug:
                     raise
-                failed += 1
-                reason = str(exc) if isinstance(exc, EdgemoodError) else f"{clip}: {exc}"
-                typer.echo(f"edgemood: {reason}", err=True)
-                if as_json:
-                    typer.echo(json.dumps(error_json(str(clip), reason), ensure_ascii=False))
+                report(str(clip), str(exc) if isinstance(exc, EdgemoodError) else f"{clip}: {exc}")
                 continue
             if as_json:
                 typer.echo(json.dumps(prediction.to_json(), ensure_ascii=False))
@@ -138,7 +170,7 @@ def infer(
         raise typer.Exit(InputError.exit_code)
 
 
-@app.command()
+@app.command(short_help="Speed, memory, model sizes and accuracy on this device.")
 def bench(
     clips: Annotated[
         Optional[list[str]],  # noqa: UP045
@@ -168,10 +200,10 @@ def bench(
     Per stage (decode, audio features, face, text, fusion) and end to end:
     median and p95 latency after a warm-up; real-time factor (processing time /
     clip duration, key "rtf" in --json); frames per second of the face stage;
-    peak RSS; cold start of a fresh `edgemood infer`.
+    peak RSS; cold start of a fresh `edgemood infer`. A clip that cannot be
+    processed is reported and skipped (exit code 2, as infer).
     """
-    from edgemood.bench import BenchConfig, format_table, run_accuracy, run_bench
-    from edgemood.decode import media_files
+    from edgemood.bench import BenchConfig, NothingMeasured, format_table, run_accuracy, run_bench
     from edgemood.pipeline import EXAMPLE_CLIP
 
     config = BenchConfig(
@@ -184,19 +216,29 @@ def bench(
         threads=threads,
         text_encoder=text_encoder,
     )
-    files = media_files([Path(c) for c in clips]) if clips else [EXAMPLE_CLIP]
-    if not files:
-        _fail("no media files found in the given folders", InputError.exit_code)
+    expanded = _expand(clips) if clips else [(EXAMPLE_CLIP, None)]
+    for _, error in expanded:
+        if error is not None:
+            typer.echo(f"edgemood: {error}", err=True)
+    files = [path for path, error in expanded if error is None]
     try:
+        if not files:
+            raise NothingMeasured("no media files to time")
         result = run_bench(files, config)
         if data is not None:
             result["accuracy"] = run_accuracy(data, config)
+    except NothingMeasured:  # each bad clip has had its line on stderr already
+        raise typer.Exit(InputError.exit_code) from None
     except EdgemoodError as exc:
         _fail(str(exc), exc.exit_code, debug)
     typer.echo(json.dumps(result) if as_json else format_table(result))
+    # Like infer: the others were measured, but a bad clip (or bad labelled clip) sets exit 2.
+    accuracy_failed = (result.get("accuracy") or {}).get("failed")
+    if len(files) < len(expanded) or result["failed"] or accuracy_failed:
+        raise typer.Exit(InputError.exit_code)
 
 
-@app.command()
+@app.command(short_help="Local HTTP API and watch folder, models kept warm.")
 def serve(
     config_file: Annotated[
         Optional[Path],  # noqa: UP045
@@ -262,6 +304,13 @@ def serve(
             help="Write a new random token to this file (mode 600, never overwritten) and exit.",
         ),
     ] = None,
+    allow_dir: Annotated[
+        Optional[list[Path]],  # noqa: UP045
+        typer.Option(
+            help="Folder whose files POST /v1/infer may read by 'path' (repeatable; replaces "
+            "the config's allowed_dirs)."
+        ),
+    ] = None,
 ) -> None:
     """Keep the models warm and serve a local HTTP API (and a watch folder).
 
@@ -269,7 +318,7 @@ def serve(
     returns the JSON of `edgemood infer --json`; GET /healthz; GET /metrics
     (Prometheus). Settings come from a TOML file; options override it. A
     non-loopback host needs a token (--token-file) or --insecure-no-auth.
-    Needs the serve extra: pip install 'edgemood\\[serve]'.
+    Needs the serve extra: pip install 'edgemood[serve]'.
     """
     try:
         import uvicorn  # noqa: F401
@@ -293,6 +342,7 @@ def serve(
         "backend": backend, "precision": precision, "threads": threads, "workers": workers,
         "max_upload_mb": max_upload_mb, "clip_timeout_s": clip_timeout_s, "log_level": log_level,
         "api_token_file": token_file, "insecure_no_auth": insecure_no_auth or None,
+        "allowed_dirs": [str(d) for d in allow_dir] if allow_dir else None,
     }  # fmt: skip
     try:
         config = load_config(config_file, overrides)
@@ -377,7 +427,7 @@ def _configs(
     return fusion, TrainConfig(epochs=epochs, seed=seed, device=device, speed_perturbation=factors)
 
 
-@app.command()
+@app.command(short_help="Train the fusion model on RAVDESS (train extra).")
 def train(
     data: DataOption,
     out: Annotated[Path, typer.Option(help="Model directory to write.")],
@@ -422,7 +472,7 @@ def train(
     typer.echo(f"model written to {directory}")
 
 
-@app.command()
+@app.command(short_help="Train and test under a protocol (train extra).")
 def evaluate(
     data: DataOption,
     protocol: Annotated[

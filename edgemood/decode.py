@@ -13,6 +13,7 @@ over ``MAX_FRAME_PIXELS`` are not decoded at all; memory stays bounded whatever 
 
 from __future__ import annotations
 
+import glob
 import os
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -29,9 +30,14 @@ os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")
 
 SAMPLE_RATE = 16000
 VISUAL_FPS = 5.0
-# File types looked for when a folder is given (train, evaluate, bench); any file can be passed
-# by name, the decoder decides by content.
-MEDIA_SUFFIXES = frozenset({".wav", ".flac", ".mp4", ".mkv", ".avi", ".mov", ".webm"})
+# File types looked for when a folder or a pattern is given (infer, bench, train, evaluate): the one
+# list for every command. Any file can still be passed by name; the decoder decides by content.
+MEDIA_SUFFIXES = frozenset(
+    {
+        *(".wav", ".flac", ".mp3", ".ogg", ".oga", ".opus", ".m4a", ".aac", ".aif", ".aiff"),
+        *(".mp4", ".m4v", ".mkv", ".avi", ".mov", ".webm", ".mpg", ".mpeg", ".3gp", ".ts"),
+    }
+)
 MAX_SECONDS = 60.0
 # Frames larger than this (longer side, pixels) are shrunk first: the face models work at
 # 128-192 px, and an 8K frame would otherwise cost memory for nothing.
@@ -52,14 +58,24 @@ class MediaInfo:
     height: int = 0
 
 
-def media_files(paths: Iterable[Path]) -> list[Path]:
-    """Files as given; folders expanded to the media files under them (sorted)."""
+def is_pattern(path: str | Path) -> bool:
+    """Whether a name that is not on disk reads as a glob pattern (``*.m4a``, ``clip?.mp4``)."""
+    return not Path(path).exists() and glob.has_magic(str(path))
+
+
+def media_files(paths: Iterable[str | Path]) -> list[Path]:
+    """Files as given; folders expanded to the media files under them (sorted, recursively);
+    a pattern the shell did not expand (quoted, or on Windows) expanded here. A pattern that
+    matches nothing is kept as given, for the caller to report (see ``is_pattern``)."""
     out: list[Path] = []
     for path in map(Path, paths):
         if path.is_dir():
             out += sorted(
                 p for p in path.rglob("*") if p.suffix.lower() in MEDIA_SUFFIXES and p.is_file()
             )
+        elif is_pattern(path):
+            matches = sorted(glob.glob(str(path), recursive=True))
+            out += media_files(matches) if matches else [path]
         else:
             out.append(path)
     return out

@@ -12,7 +12,14 @@ from pathlib import Path
 import numpy as np
 
 from edgemood.audio_features import SAMPLE_RATE, audio_features
-from edgemood.decode import MAX_FRAME_PIXELS, VISUAL_FPS, decode_audio, probe, read_frames
+from edgemood.decode import (
+    MAX_FRAME_PIXELS,
+    MAX_SECONDS,
+    VISUAL_FPS,
+    decode_audio,
+    probe,
+    read_frames,
+)
 from edgemood.errors import InputError
 from edgemood.labels import MODALITIES
 from edgemood.model import ModelInputs
@@ -60,9 +67,10 @@ class FeatureExtractor:
             path: a video or audio file.
             transcript: the spoken words, if known (else sidecar .txt or RAVDESS name).
         Returns:
-            (inputs, info): info holds 'notes' (why a modality is missing), 'timings'
-            (seconds per stage), 'duration' (seconds analysed) and 'face_frames' (frames the
-            face stage looked at).
+            (inputs, info): info holds 'notes' (why a modality is missing, what was cut),
+            'timings' (seconds per stage), 'duration' (seconds analysed), 'file_duration'
+            (seconds in the file, None when the container does not say) and 'face_frames'
+            (frames the face stage looked at).
         Raises:
             InputError: the file is missing, unreadable, or holds no audio or video stream.
         """
@@ -74,7 +82,13 @@ class FeatureExtractor:
         info = probe(path)
         if not info.has_audio and not info.has_video:
             raise InputError(f"{path}: no audio or video stream", "not_media")
-        duration = info.duration or 0.0
+        # Decoding stops at MAX_SECONDS (decode.py): the analysed span is at most that much.
+        duration = min(info.duration or 0.0, MAX_SECONDS)
+        if info.duration and info.duration > MAX_SECONDS:
+            notes.append(
+                f"only the first {MAX_SECONDS:g} s of {info.duration:.1f} s analysed "
+                f"(clips are cut at {MAX_SECONDS:g} s)"
+            )
 
         if not info.has_audio:
             notes.append("no audio track")
@@ -90,6 +104,8 @@ class FeatureExtractor:
                 inputs.audio = audio_features(samples)
                 timings["audio_features"] = time.perf_counter() - clock
                 duration = len(samples) / SAMPLE_RATE
+                if not info.duration and duration >= MAX_SECONDS:  # a stream without a length
+                    notes.append(f"only the first {MAX_SECONDS:g} s analysed (file length unknown)")
         else:
             notes.append("audio not used by this model")
 
@@ -111,6 +127,7 @@ class FeatureExtractor:
             "notes": notes,
             "timings": timings,
             "duration": duration,
+            "file_duration": info.duration,
             "face_frames": face_frames,
         }
 

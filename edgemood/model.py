@@ -29,6 +29,7 @@ CARD_NAME = "model.json"
 CARD_FORMAT = "edgemood-fusion/1"
 INPUT_NAMES = ("audio", "audio_mask", "visual", "visual_mask", "text", "present")
 OUTPUT_NAME = "probabilities"
+PRECISIONS = ("fp32", "int8")
 DEFAULT_MODEL_DIR = Path(__file__).parent / "assets" / "model"
 
 
@@ -82,6 +83,22 @@ def _model_file(directory: Path, card: dict, backend: str | None, precision: str
     return directory / files[key]
 
 
+def _check_file_choice(file: Path, backend: str | None, precision: str | None) -> None:
+    """A model file names its own runtime and precision: --backend/--precision that disagree
+    would otherwise be ignored without a word."""
+    have = {"backend": backend_name_for(file), "precision": _precision_of(file)}
+    for option, asked in (("backend", backend), ("precision", precision)):
+        if asked is not None and asked != have[option]:
+            raise ModelError(
+                f"{file}: is a {have[option]} model file, but --{option} {asked} was asked; "
+                f"pass the model directory to choose by {option}, or drop --{option}"
+            )
+
+
+def _precision_of(file: Path) -> str:
+    return "int8" if ".int8." in file.name else "fp32"
+
+
 class FusionModel:
     """Loads a fusion model and predicts emotion probabilities from per-clip features."""
 
@@ -102,6 +119,10 @@ class FusionModel:
         path = Path(path) if path is not None else DEFAULT_MODEL_DIR
         if backend is not None and backend not in BACKENDS:
             raise ModelError(f"unknown backend {backend!r} (choose from {', '.join(BACKENDS)})")
+        if precision is not None and precision not in PRECISIONS:
+            raise ModelError(f"unknown precision {precision!r} (choose from fp32, int8)")
+        if not path.exists():
+            raise ModelError(f"{path}: model not found (no such file or directory)")
         if path.is_dir():
             directory = path
             self.card = read_card(directory)
@@ -110,6 +131,7 @@ class FusionModel:
             directory = path.parent
             self.card = read_card(directory)
             file = path
+            _check_file_choice(file, backend, precision)
         self.directory = directory
         self.file = file
         self.backend: Backend = load_backend(file, threads)
@@ -130,7 +152,7 @@ class FusionModel:
     @property
     def precision(self) -> str:
         """'int8' or 'fp32', from the file name (``fusion.int8.onnx``, ``fusion.onnx``)."""
-        return "int8" if ".int8." in self.file.name else "fp32"
+        return _precision_of(self.file)
 
     def _check_features(self) -> None:
         from edgemood.audio_features import AUDIO_FEATURES

@@ -15,7 +15,7 @@ from edgemood.errors import InputError
 from edgemood.features import FeatureExtractor
 from edgemood.model import FusionModel
 from edgemood.prediction import Prediction
-from edgemood.text import TextEncoder, find_text_encoder
+from edgemood.text import TextEncoder, find_text_encoder, read_manifest
 
 EXAMPLE_CLIP = Path(__file__).parent / "assets" / "example" / "example.mp4"
 
@@ -44,9 +44,14 @@ class Recognizer:
         """
         self.model = FusionModel(model, backend=backend, precision=precision, threads=threads)
         encoder = None
+        # Notes for every clip: what was given but goes unused.
+        self.notes: list[str] = []
+        directory = find_text_encoder(Path(text_encoder) if text_encoder else None)
         if self.model.trained["text"]:
-            directory = find_text_encoder(Path(text_encoder) if text_encoder else None)
             encoder = TextEncoder(directory, threads=threads) if directory else None
+        elif directory is not None:
+            read_manifest(directory)  # a wrong path fails here too, not only with a text model
+            self.notes.append("text branch not trained in this model: text encoder not used")
         self.features = FeatureExtractor(
             use=self.model.trained, threads=threads, text_encoder=encoder, visual_fps=visual_fps
         )
@@ -74,7 +79,8 @@ class Recognizer:
             file=str(path),
             probabilities=probabilities,
             modalities=used,
-            notes=info["notes"],
+            notes=[*info["notes"], *self.notes],
             timings=info["timings"],
             duration=info["duration"],
+            file_duration=info["file_duration"],
         )

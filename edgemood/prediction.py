@@ -20,6 +20,7 @@ class Prediction:
     notes: list[str] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)  # seconds per stage
     duration: float = 0.0  # seconds of media analysed
+    file_duration: float | None = None  # seconds in the file (None: the container does not say)
 
     @property
     def emotion(self) -> str:
@@ -30,7 +31,10 @@ class Prediction:
         return sentiment_of(self.emotion)
 
     def to_json(self) -> dict[str, Any]:
-        """``{"file", "emotion", "sentiment", "probabilities", "modalities"}``."""
+        """``{"file", "emotion", "sentiment", "probabilities", "modalities", "analysed_s",
+        "duration_s", "notes"}``: ``analysed_s`` is the span the prediction rests on (long clips
+        are cut), ``duration_s`` the file's length (null when unknown), ``notes`` what was cut,
+        skipped or missing (the lines the text output prints as ``note:``)."""
         return {
             "file": self.file,
             "emotion": self.emotion,
@@ -39,9 +43,14 @@ class Prediction:
                 name: round(float(p), 4) for name, p in zip(EMOTIONS, self.probabilities)
             },
             "modalities": {m: bool(self.modalities[m]) for m in MODALITIES},
+            "analysed_s": round(float(self.duration), 3),
+            "duration_s": None if self.file_duration is None else round(self.file_duration, 3),
+            "notes": list(self.notes),
         }
 
 
 def error_json(file: str, reason: str) -> dict[str, str]:
-    """The JSON line for a clip that could not be processed."""
-    return {"file": file, "error": reason}
+    """The JSON line for a clip that could not be processed; the reason without the file name
+    in front (errors are worded ``FILE: why`` for stderr, and "file" already says which)."""
+    prefix = f"{file}: "
+    return {"file": file, "error": reason[len(prefix) :] if reason.startswith(prefix) else reason}

@@ -63,6 +63,19 @@ def find_text_encoder(explicit: Path | None = None) -> Path | None:
     return Path(env) if env else None
 
 
+def read_manifest(directory: Path) -> dict:
+    """The encoder directory's manifest; ModelError (one line) when the directory is missing,
+    is not an encoder, or its manifest is unreadable."""
+    if not directory.exists():
+        raise ModelError(f"{directory}: text encoder not found (no such directory)")
+    try:
+        return json.loads((directory / MANIFEST).read_text(encoding="utf-8"))
+    except (FileNotFoundError, NotADirectoryError) as exc:
+        raise ModelError(f"{directory}: not a text encoder (no {MANIFEST})") from exc
+    except (OSError, ValueError) as exc:
+        raise ModelError(f"{directory / MANIFEST}: unreadable ({exc})") from exc
+
+
 class TextEncoder:
     """DistilBERT ONNX + tokenizer.json, loaded once, called per transcript."""
 
@@ -77,12 +90,7 @@ class TextEncoder:
         from tokenizers import Tokenizer
 
         self.directory = Path(directory)
-        try:
-            manifest = json.loads((self.directory / MANIFEST).read_text(encoding="utf-8"))
-        except FileNotFoundError as exc:
-            raise ModelError(f"{self.directory}: not a text encoder (no {MANIFEST})") from exc
-        except (OSError, ValueError) as exc:
-            raise ModelError(f"{self.directory / MANIFEST}: unreadable ({exc})") from exc
+        manifest = read_manifest(self.directory)
         self.max_tokens = int(manifest.get("max_tokens", MAX_TOKENS))
         self.dim = int(manifest["dim"])
         tokenizer_path = self.directory / manifest.get("tokenizer", "tokenizer.json")

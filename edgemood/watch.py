@@ -14,6 +14,10 @@ seconds, and never while its name is hidden (``.clip.mp4``) or ends in ``.part``
 when done. The result is written (atomically, fsynced) before the clip is moved, and on start
 every clip left in ``processing/`` by a crash or power cut goes back to the folder, so each clip
 ends in done/ or failed/ exactly once, whatever moment the service was killed at.
+
+Sidecars (``CLIP.txt``, the transcript; ``.srt``/``.vtt`` once subtitles are read) are not clips:
+they wait in the folder for the clip of the same stem, travel with it to processing/ (where the
+transcript is read) and are filed beside it in done/ or failed/.
 """
 
 from __future__ import annotations
@@ -33,6 +37,7 @@ from edgemood.prometheus import Metrics
 
 log = logging.getLogger("edgemood.watch")
 PARTIAL_SUFFIXES = (".part", ".tmp", ".partial", ".crdownload")
+SIDECAR_SUFFIXES = (".txt", ".srt", ".vtt")
 BACKOFF_S = 30.0  # after a failed result write (disk full): retry the clip later, not in a loop
 
 
@@ -111,7 +116,7 @@ class WatchFolder:
         ready, present = [], set()
         for entry in sorted(self.inbox.iterdir()):
             name = entry.name
-            if name.startswith(".") or name.lower().endswith(PARTIAL_SUFFIXES):
+            if name.startswith(".") or name.lower().endswith(PARTIAL_SUFFIXES + SIDECAR_SUFFIXES):
                 continue
             try:
                 stat = entry.stat()
@@ -153,6 +158,7 @@ class WatchFolder:
         except FileNotFoundError:
             return None
         original = clip.name
+        sidecars = self._claim_sidecars(clip)
         try:
             payload = self.infer(claimed)
             outcome, reason = "done", None
@@ -171,10 +177,13 @@ class WatchFolder:
             # Disk full or read-only: say so, put the clip back, try again later.
             log.error("cannot write the result of %s: %s; clip requeued", original, exc)
             self._count("edgemood_errors_total", reason="output_write")
-            os.replace(claimed, self._free_name(self.inbox, original))
+            back = self._free_name(self.inbox, original)
+            os.replace(claimed, back)
+            self._file_sidecars(sidecars, back)
             self._retry_after[original] = time.monotonic() + BACKOFF_S
             return None
         os.replace(claimed, final)
+        self._file_sidecars(sidecars, final)
         _fsync_dir(final.parent)
         self._count("edgemood_clips_processed_total", source="watch", outcome=outcome)
         if self.metrics is not None and outcome == "done":
@@ -185,6 +194,28 @@ class WatchFolder:
         else:
             log.warning("%s: failed (%s) -> %s", original, reason, final)
         return outcome
+
+    def _claim_sidecars(self, clip: Path) -> list[Path]:
+        """Move the sidecars of ``clip`` (same stem, in the inbox) to processing/ with it."""
+        claimed = []
+        for suffix in SIDECAR_SUFFIXES:
+            sidecar = clip.with_suffix(suffix)
+            target = self.processing / sidecar.name
+            try:
+                os.rename(sidecar, target)
+            except FileNotFoundError:
+                continue
+            claimed.append(target)
+        return claimed
+
+    def _file_sidecars(self, sidecars: list[Path], clip: Path) -> None:
+        """Put claimed sidecars beside where ``clip`` went, named after it (``clip.1.mp4`` gets
+        ``clip.1.txt``), so the pair stays a pair."""
+        for sidecar in sidecars:
+            target = clip.with_suffix(sidecar.suffix)
+            if target.exists():  # a sidecar of another clip of that stem: keep both
+                target = self._free_name(target.parent, target.name)
+            os.replace(sidecar, target)
 
     def _count(self, name: str, **labels: str) -> None:
         if self.metrics is not None:

@@ -7,18 +7,25 @@ from typing import Annotated
 
 import typer
 
-app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__)
+app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__, rich_markup_mode=None)
+VerboseOption = Annotated[
+    bool, typer.Option(help="Show the warnings and progress of torch, Optimum and LiteRT.")
+]
 
 
 @app.command()
 def fusion(
     model_dir: Annotated[Path, typer.Argument(help="Model directory (edgemood train --out).")],
     tflite: Annotated[bool, typer.Option(help="Also write FP32 TFLite.")] = True,
+    verbose: VerboseOption = False,
 ) -> None:
     """Write fusion.onnx and fusion.tflite into MODEL_DIR and list them in its card."""
     from export.fusion import export_fusion
+    from export.quiet import third_party_output
 
-    for key, path in export_fusion(model_dir, tflite=tflite).items():
+    with third_party_output(verbose, "python -m export"):
+        written = export_fusion(model_dir, tflite=tflite)
+    for key, path in written.items():
         typer.echo(f"{key}: {path} ({path.stat().st_size:,} bytes)")
 
 
@@ -26,11 +33,19 @@ def fusion(
 def text(
     source: Annotated[str, typer.Argument(help="Hub name (distilbert-base-uncased) or local dir.")],
     out: Annotated[Path, typer.Argument(help="Encoder directory to write.")],
+    verbose: VerboseOption = False,
 ) -> None:
     """Export DistilBERT to an edgemood text encoder directory (ONNX + tokenizer.json)."""
+    from edgemood.errors import EdgemoodError
     from edgemood.train.text_export import export_text_encoder
+    from export.quiet import third_party_output
 
-    directory = export_text_encoder(source, out)
+    try:
+        with third_party_output(verbose, "python -m export"):
+            directory = export_text_encoder(source, out)
+    except EdgemoodError as exc:
+        typer.echo(f"export: {exc}", err=True)
+        raise typer.Exit(exc.exit_code) from None
     model = directory / "model.onnx"
     typer.echo(f"text encoder: {directory} ({model.stat().st_size:,} bytes)")
 

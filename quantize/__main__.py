@@ -7,7 +7,12 @@ from typing import Annotated, Optional
 
 import typer
 
-app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__)
+app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__, rich_markup_mode=None)
+
+
+VerboseOption = Annotated[
+    bool, typer.Option(help="Show the warnings and progress of torch, torchao and LiteRT.")
+]
 
 
 def _actors(value: str) -> list[int]:
@@ -38,20 +43,24 @@ def fusion(
             "actors (repeatable): lets a model trained on every actor default to INT8."
         ),
     ] = None,
+    verbose: VerboseOption = False,
 ) -> None:
     """Static INT8 ONNX and INT8 TFLite of the fusion model, with parity reports."""
+    from edgemood.model import read_card
+    from export.quiet import third_party_output
     from quantize.fusion import quantize_fusion
 
-    reports = quantize_fusion(
-        model_dir,
-        data,
-        cache,
-        _actors(test_actors),
-        calibration_clips,
-        all_layers=all_layers,
-        tflite=tflite,
-        evidence=held_out_evidence or [],
-    )
+    with third_party_output(verbose, "python -m quantize"):
+        reports = quantize_fusion(
+            model_dir,
+            data,
+            cache,
+            _actors(test_actors),
+            calibration_clips,
+            all_layers=all_layers,
+            tflite=tflite,
+            evidence=held_out_evidence or [],
+        )
     for r in reports:
         p = r["parity"]
         typer.echo(
@@ -60,17 +69,22 @@ def fusion(
             f"{p['test']['actors']}, accuracy {p['accuracy_fp32']:.3f} -> {p['accuracy_int8']:.3f}"
             f"; parity {'holds' if p['holds'] else 'FAILS'}"
         )
+    card = read_card(model_dir)
+    typer.echo(f"default: {card['default']} ({card.get('default_reason', '')})")
 
 
 @app.command()
 def text(
     encoder_dir: Annotated[Path, typer.Argument(help="Encoder directory (python -m export text).")],
+    verbose: VerboseOption = False,
 ) -> None:
     """Dynamic INT8 of the text encoder, checked against its size budget."""
     from benchmarks.check_size import check_file
+    from export.quiet import third_party_output
     from quantize.text_encoder import TEXT_INT8, quantize_text_encoder
 
-    report = quantize_text_encoder(encoder_dir)
+    with third_party_output(verbose, "python -m quantize"):
+        report = quantize_text_encoder(encoder_dir)
     p = report["parity"]
     typer.echo(
         f"{report['model']}: {report['size_bytes']:,} bytes (FP32 {report['fp32_size_bytes']:,});"

@@ -57,20 +57,9 @@ def quantize_fusion(
         r["model"]: {"size_bytes": r["size_bytes"], "method": r["method"], **r["parity"]}
         for r in reports
     }
-    # The device default is INT8 only if it keeps FP32's answers on actors the model never heard
-    # (issue 4's bar). A model trained on every actor (the shipped one) has no such actors: then
-    # held-out evidence is needed, i.e. reports of the same method on models trained without
-    # their test actors (e.g. the first speaker fold, several seeds).
-    parity = reports[0]["parity"]
-    held_out = parity["holds"] and not parity["test_actors_in_training"]
     proof = [json.loads(Path(p).read_text(encoding="utf-8")) for p in evidence]
-    proven = bool(proof) and all(
-        r["method"] == reports[0]["method"]
-        and r["parity"]["holds"]
-        and not r["parity"]["test_actors_in_training"]
-        for r in proof
-    )
-    card["default"] = ONNX_INT8 if parity["holds"] and (held_out or proven) else files["onnx_fp32"]
+    default, card["default_reason"] = choose_default(reports[0], proof)
+    card["default"] = ONNX_INT8 if default == "int8" else files["onnx_fp32"]
     if proof:
         card["int8_held_out_evidence"] = [
             {"report": str(p), "agreement": r["parity"]["agreement"],
@@ -80,3 +69,44 @@ def quantize_fusion(
         ]  # fmt: skip
     write_card(directory, card)
     return reports
+
+
+def choose_default(report: dict, proof: Sequence[dict]) -> tuple[str, str]:
+    """'int8' or 'fp32' as the device default, and why, in words for the user.
+
+    The device default is INT8 only if it keeps FP32's answers on actors the model never heard
+    (issue 4's bar). A model trained on every actor (the shipped one) has no such actors: then
+    held-out evidence is needed, i.e. reports of the same method on models trained without
+    their test actors (e.g. the first speaker fold, several seeds)."""
+    parity = report["parity"]
+    actors = ",".join(str(a) for a in parity["test"]["actors"])
+    if not parity["holds"]:
+        return "fp32", (
+            f"INT8 parity fails on actors {actors} (agreement {parity['agreement']:.2%}, "
+            f"accuracy change {parity['accuracy_change']:+.3f}): FP32 stays the default"
+        )
+    if not parity["test_actors_in_training"]:
+        return "int8", f"INT8 parity holds on actors {actors}, unheard in training: INT8 default"
+    good = [
+        r for r in proof
+        if r["method"] == report["method"]
+        and r["parity"]["holds"]
+        and not r["parity"]["test_actors_in_training"]
+    ]  # fmt: skip
+    if proof and len(good) == len(proof):
+        return "int8", (
+            f"INT8 parity holds here and in {len(proof)} held-out report(s) of the same method: "
+            "INT8 default"
+        )
+    why = (
+        f"{len(proof) - len(good)} of {len(proof)} --held-out-evidence report(s) do not show "
+        "parity of the same method on unheard actors"
+        if proof
+        else "no --held-out-evidence given"
+    )
+    return "fp32", (
+        f"parity holds, but test actors {actors} were in this model's training data, so it says "
+        f"nothing about new voices, and {why}: FP32 stays the default. To make INT8 the default, "
+        "pass --held-out-evidence FOLD_MODEL/fusion.int8.onnx.json (the report of `python -m "
+        "quantize fusion` on a model trained without its test actors; repeatable)"
+    )

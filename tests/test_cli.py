@@ -24,7 +24,10 @@ def test_json_shape_on_a_ravdess_flac(av_model):
     result = runner.invoke(app, ["infer", "--json", "--model", str(av_model), str(ANGRY)])
     assert result.exit_code == 0, result.output
     (line,) = _lines(result.stdout)
-    assert list(line) == ["file", "emotion", "sentiment", "probabilities", "modalities"]
+    assert list(line) == [
+        *("file", "emotion", "sentiment", "probabilities", "modalities"),
+        *("analysed_s", "duration_s", "notes"),
+    ]
     assert line["file"] == str(ANGRY)
     assert list(line["probabilities"]) == list(EMOTIONS)
     assert abs(sum(line["probabilities"].values()) - 1) < 1e-3
@@ -66,17 +69,19 @@ def test_many_clips_bad_ones_reported_others_processed(av_model, tmp_path):
     empty = tmp_path / "empty.wav"
     empty.write_bytes(b"")
     missing = tmp_path / "missing.mp4"
-    clips = [ANGRY, text, HAPPY, empty, missing, tmp_path, SAD]
+    folder = tmp_path / "no_media"  # a folder is searched for clips; this one has none
+    folder.mkdir()
+    clips = [ANGRY, text, HAPPY, empty, missing, folder, SAD]
     result = runner.invoke(app, ["infer", "--json", "-m", str(av_model), *map(str, clips)])
     assert result.exit_code == 2
     lines = _lines(result.stdout)
     assert [line["file"] for line in lines] == [str(c) for c in clips]
     errors = {line["file"]: line["error"] for line in lines if "error" in line}
-    assert set(errors) == {str(text), str(empty), str(missing), str(tmp_path)}
+    assert set(errors) == {str(text), str(empty), str(missing), str(folder)}
     assert "not a readable audio or video file" in errors[str(text)]
     assert "empty file" in errors[str(empty)]
     assert "file not found" in errors[str(missing)]
-    assert "is a directory" in errors[str(tmp_path)]
+    assert "no media files in this folder" in errors[str(folder)]
     stderr_lines = [line for line in result.stderr.splitlines() if line.startswith("edgemood:")]
     assert len(stderr_lines) == 4 and "Traceback" not in result.output
 

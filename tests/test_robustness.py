@@ -68,7 +68,7 @@ def test_every_bad_input_gets_a_clean_outcome(corpus, av_model):
             (message,) = done.stderr.splitlines()
             assert message.startswith(f"edgemood: {case.path}: "), case.name
             assert case.message in message, (case.name, message)
-            assert line["error"] == message.removeprefix("edgemood: ")
+            assert line["error"] == message.removeprefix(f"edgemood: {case.path}: ")
     print("\n".join(map(str, report)))
 
 

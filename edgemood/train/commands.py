@@ -95,6 +95,8 @@ def train(
             "best_epoch": history["best_epoch"],
             "validation": {k: v for k, v in last.items() if k.startswith("val_")},
             "config": config.to_dict(),
+            # What --device auto (or the device asked for) resolved to on the training machine.
+            "device": history["device"],
             "text_encoder": text_encoder,
         },
     }

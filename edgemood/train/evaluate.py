@@ -85,10 +85,11 @@ def run_split(
     val: Sequence[Clip] | None,
     fusion: FusionConfig,
     config: TrainConfig,
+    label: str = "",
 ) -> dict:
     """Train on ``train`` (early stopping on ``val``; None: exactly ``config.epochs``), predict
-    ``test`` under each ablation."""
-    net, history = train_model(train, val, fusion, config)
+    ``test`` under each ablation. ``label`` goes before the progress lines."""
+    net, history = train_model(train, val, fusion, config, label=label)
     device = pick_device("cpu")
     results = {}
     for name, keep in ablations(net.config.trained).items():
@@ -161,14 +162,15 @@ def evaluate(
         raise ValueError("protocol must be 'speaker' or 'random'")
 
     per_fold, pooled, best_epochs = [], {}, []
-    for name, train, val, test in splits:
+    for number, (name, train, val, test) in enumerate(splits, 1):
         copies = [copy for clip in train for copy in (augmented or {}).get(clip.path, [])]
         log(
-            f"{name}: train {len(train)} (+{len(copies)} perturbed copies), "
-            f"validation {len(val)}, test {len(test)} clips"
+            f"split {number}/{len(splits)}, {name}: train {len(train)} "
+            f"(+{len(copies)} perturbed copies), validation {len(val)}, test {len(test)} clips"
         )
         train = [*train, *copies]
-        run = run_split(train, test, val or None, fusion, config)
+        label = f"split {number}/{len(splits)} "
+        run = run_split(train, test, val or None, fusion, config, label)
         best_epochs.append(run["best_epoch"])
         fold_report = {"name": name, "best_epoch": run["best_epoch"], "metrics": {}}
         for ablation, result in run["results"].items():

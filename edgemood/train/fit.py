@@ -12,6 +12,7 @@ import numpy as np
 import torch
 
 from edgemood.labels import MODALITIES
+from edgemood.progress import Progress
 from edgemood.train.data import Clip
 from edgemood.train.fusion import FusionConfig, FusionNet
 from edgemood.train.model_dir import AUDIO_MAX_FRAMES, VISUAL_MAX_FRAMES
@@ -157,6 +158,8 @@ def train_model(
     fusion: FusionConfig | None = None,
     config: TrainConfig | None = None,
     log=None,
+    label: str = "",
+    stream=None,
 ) -> tuple[FusionNet, dict]:
     """Train the fusion model.
 
@@ -165,7 +168,9 @@ def train_model(
         val: validation clips (other actors); None trains for exactly ``config.epochs``.
         fusion: architecture (its ``trained`` flags are set from the data).
         config: optimisation settings.
-        log: callable(str) for progress lines (default: stderr).
+        log: callable(str) for other lines (default: stderr).
+        label: put before the progress lines (e.g. "fold 2/5 ").
+        stream: where per-epoch progress goes (default: stderr).
     Returns:
         (model on the CPU, best weights restored; history dict).
     """
@@ -203,6 +208,9 @@ def train_model(
     loss_fn = torch.nn.CrossEntropyLoss(label_smoothing=config.label_smoothing)
     best = (math.inf, -1.0)
     best_state, best_epoch, history = None, 0, []
+    # One line per epoch off a terminal (logs), a bar rewritten in place on one.
+    progress = Progress(config.epochs, f"{label}epoch", every=1, stream=stream)
+    log(f"{label}training on {describe_device(device)}")
     for epoch in range(1, config.epochs + 1):
         net.train()
         order = rng.permutation(len(train))
@@ -240,14 +248,34 @@ def train_model(
                 best_epoch = epoch
             elif epoch - best_epoch >= config.patience:
                 history.append(record)
-                log(f"early stop at epoch {epoch}; best epoch {best_epoch}")
+                progress.update(epoch, _epoch_info(record))
+                progress.line(f"{label}early stop at epoch {epoch}; best epoch {best_epoch}")
                 break
         history.append(record)
-        if epoch % 25 == 0:
-            log(" ".join(f"{k}={v:.4g}" for k, v in record.items()))
+        progress.update(epoch, _epoch_info(record))
+    progress.close()
     if best_state is not None:
         net.load_state_dict(best_state)
     else:
         best_epoch = len(history)
     net.to("cpu").eval()
-    return net, {"best_epoch": best_epoch, "epochs_run": len(history), "history": history}
+    return net, {
+        "best_epoch": best_epoch,
+        "epochs_run": len(history),
+        "history": history,
+        "device": describe_device(device),
+    }
+
+
+def _epoch_info(record: dict) -> str:
+    info = f"loss {record['train_loss']:.4f}"
+    if "val_accuracy" in record:
+        info += f", validation loss {record['val_loss']:.4f}, accuracy {record['val_accuracy']:.3f}"
+    return info
+
+
+def describe_device(device: torch.device) -> str:
+    """'cpu', or 'cuda (GPU name)': what --device auto resolved to, for logs and the card."""
+    if device.type == "cuda":
+        return f"cuda ({torch.cuda.get_device_name(device)})"
+    return device.type

@@ -8,6 +8,7 @@ import json
 from collections.abc import Iterable
 from pathlib import Path
 
+from edgemood.errors import ModelError
 from edgemood.text import MANIFEST, MAX_TOKENS
 
 
@@ -23,8 +24,9 @@ def export_text_encoder(source: str, out_dir: str | Path, opset: int = 17) -> Pa
         ``out_dir``.
     """
     from optimum.exporters.onnx import main_export
-    from transformers import AutoConfig, AutoTokenizer
+    from transformers import AutoTokenizer
 
+    config = _source_config(source)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     main_export(source, output=out, task="feature-extraction", opset=opset, do_validation=False)
@@ -32,7 +34,6 @@ def export_text_encoder(source: str, out_dir: str | Path, opset: int = 17) -> Pa
     if not tokenizer.is_fast:
         raise ValueError(f"{source}: needs a fast tokenizer (tokenizer.json)")
     tokenizer.backend_tokenizer.save(str(out / "tokenizer.json"))
-    config = AutoConfig.from_pretrained(source)
     manifest = {
         "model": "model.onnx",
         "tokenizer": "tokenizer.json",
@@ -43,6 +44,26 @@ def export_text_encoder(source: str, out_dir: str | Path, opset: int = 17) -> Pa
     }
     (out / MANIFEST).write_text(json.dumps(manifest, indent=1) + "\n", encoding="utf-8")
     return out
+
+
+def _source_config(source: str):
+    """The model's config, read before anything is exported: a hub name that is neither a local
+    directory nor downloadable (no network) fails here in one line, not in a long traceback."""
+    from transformers import AutoConfig
+
+    try:
+        return AutoConfig.from_pretrained(source)
+    except (OSError, ValueError) as exc:
+        why = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:160]
+        where = (
+            "is not a model directory"
+            if Path(source).is_dir()
+            else ("not found locally and could not be downloaded from the Hugging Face hub")
+        )
+        raise ModelError(
+            f"{source}: {where} ({why}); pass a local directory holding the model and its fast "
+            "tokenizer (saved with save_pretrained), or an exported edgemood text encoder"
+        ) from exc
 
 
 def save_offline_distilbert(
