@@ -7,6 +7,8 @@ from typing import Annotated
 
 import typer
 
+from export.tool_errors import one_line_errors
+
 app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__)
 
 
@@ -16,9 +18,14 @@ def fusion(
     tflite: Annotated[bool, typer.Option(help="Also write FP32 TFLite.")] = True,
 ) -> None:
     """Write fusion.onnx and fusion.tflite into MODEL_DIR and list them in its card."""
-    from export.fusion import export_fusion
+    from edgemood.model import read_card
 
-    for key, path in export_fusion(model_dir, tflite=tflite).items():
+    with one_line_errors("export"):
+        read_card(model_dir)  # a wrong directory fails before the slow imports below
+        from export.fusion import export_fusion
+
+        written = export_fusion(model_dir, tflite=tflite)
+    for key, path in written.items():
         typer.echo(f"{key}: {path} ({path.stat().st_size:,} bytes)")
 
 
@@ -30,7 +37,8 @@ def text(
     """Export DistilBERT to an edgemood text encoder directory (ONNX + tokenizer.json)."""
     from edgemood.train.text_export import export_text_encoder
 
-    directory = export_text_encoder(source, out)
+    with one_line_errors("export"):
+        directory = export_text_encoder(source, out)
     model = directory / "model.onnx"
     typer.echo(f"text encoder: {directory} ({model.stat().st_size:,} bytes)")
 

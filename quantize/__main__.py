@@ -7,6 +7,8 @@ from typing import Annotated, Optional
 
 import typer
 
+from export.tool_errors import one_line_errors
+
 app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__)
 
 
@@ -40,18 +42,20 @@ def fusion(
     ] = None,
 ) -> None:
     """Static INT8 ONNX and INT8 TFLite of the fusion model, with parity reports."""
+    actors = _actors(test_actors)  # before the slow imports: a typo fails at once
     from quantize.fusion import quantize_fusion
 
-    reports = quantize_fusion(
-        model_dir,
-        data,
-        cache,
-        _actors(test_actors),
-        calibration_clips,
-        all_layers=all_layers,
-        tflite=tflite,
-        evidence=held_out_evidence or [],
-    )
+    with one_line_errors("quantize"):
+        reports = quantize_fusion(
+            model_dir,
+            data,
+            cache,
+            actors,
+            calibration_clips,
+            all_layers=all_layers,
+            tflite=tflite,
+            evidence=held_out_evidence or [],
+        )
     for r in reports:
         p = r["parity"]
         typer.echo(
@@ -70,7 +74,8 @@ def text(
     from benchmarks.check_size import check_file
     from quantize.text_encoder import TEXT_INT8, quantize_text_encoder
 
-    report = quantize_text_encoder(encoder_dir)
+    with one_line_errors("quantize"):
+        report = quantize_text_encoder(encoder_dir)
     p = report["parity"]
     typer.echo(
         f"{report['model']}: {report['size_bytes']:,} bytes (FP32 {report['fp32_size_bytes']:,});"

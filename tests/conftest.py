@@ -3,6 +3,7 @@ models built with random weights through the real training-layer export path."""
 
 from __future__ import annotations
 
+import shutil
 import sys
 from pathlib import Path
 
@@ -48,6 +49,23 @@ def audio_model(tmp_path_factory) -> Path:
 
 def _branches(names: str) -> dict[str, bool]:
     return {m: m in names.split() for m in ("audio", "visual", "text")}
+
+
+@pytest.fixture(scope="session")
+def ravdess_dir(tmp_path_factory) -> Path:
+    """The three real fixture clips under RAVDESS names for actors 1-6 (each clip twice, as a
+    different actor): enough to calibrate on actors 3-6 and test parity on actors 1-2."""
+    root = tmp_path_factory.mktemp("ravdess")
+    for clip in (ANGRY, HAPPY, SAD):
+        parts = clip.stem.split("-")
+        for actor in range(1, 7):
+            if actor % 3 == (int(parts[-1]) % 3):  # spread the three clips over the actors
+                continue
+            name = "-".join([*parts[:-1], f"{actor:02d}"]) + clip.suffix
+            folder = root / f"Actor_{actor:02d}"
+            folder.mkdir(exist_ok=True)
+            shutil.copy(clip, folder / name)
+    return root
 
 
 @pytest.fixture(scope="session")
