@@ -184,10 +184,12 @@ def test_pure_tone_spectrum():
     assert int(np.argmax(contrast)) == 3 and contrast[3] > 6.0
 
 
-@pytest.mark.parametrize("f0", [90.0, 150.0, 240.0, 400.0])
+@pytest.mark.parametrize("f0", [90.0, 150.0, 240.0, 430.0])
 def test_pitch_of_a_pure_sine(f0):
+    """Within 0.1 % (measured: 0.03 % at most): the lags (66.7, 37.2 samples ...) fall between
+    samples, so the parabolic interpolation must be right, not just present."""
     features = audio_features((0.3 * np.sin(2 * np.pi * f0 * T)).astype(np.float32))[10:-10]
-    assert 2 ** np.median(_column(features, "f0_log2")) == pytest.approx(f0, rel=0.01)
+    assert 2 ** np.median(_column(features, "f0_log2")) == pytest.approx(f0, rel=1e-3)
     assert np.abs(_column(features, "f0_log2_delta")).max() < 1e-3
 
 
