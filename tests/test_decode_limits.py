@@ -1,5 +1,5 @@
 """Decoding limits not covered elsewhere (issue 19): frames larger than MAX_FRAME_SIDE are shrunk
-(to the same picture) and the 60 s default cap on audio."""
+(to the same picture), the 60 s default cap on audio, and cover art is not a video."""
 
 from __future__ import annotations
 
@@ -8,7 +8,14 @@ import numpy as np
 from conftest import HAPPY
 from media import face_image, read_audio, write_clip
 
-from edgemood.decode import MAX_FRAME_SIDE, MAX_SECONDS, SAMPLE_RATE, decode_audio, read_frames
+from edgemood.decode import (
+    MAX_FRAME_SIDE,
+    MAX_SECONDS,
+    SAMPLE_RATE,
+    decode_audio,
+    probe,
+    read_frames,
+)
 
 
 def test_large_frames_are_shrunk_to_the_same_picture(tmp_path):
@@ -36,3 +43,29 @@ def test_audio_stops_at_60_seconds_by_default(tmp_path):
     audio = decode_audio(tmp_path / "long.wav")
     assert len(audio) == int(MAX_SECONDS * SAMPLE_RATE) == 60 * SAMPLE_RATE
     np.testing.assert_allclose(audio[: len(voice)], voice, atol=1e-4)
+
+
+def test_cover_art_is_not_a_video(tmp_path):
+    """An audio file with an attached picture (album art: a one-frame 'video' stream flagged
+    attached_pic) is audio only."""
+    from fractions import Fraction
+
+    import av
+
+    path = tmp_path / "song_with_cover.mp4"
+    with av.open(str(path), "w") as out:
+        sound = out.add_stream("aac", rate=SAMPLE_RATE)
+        sound.layout = "mono"
+        cover = out.add_stream("mjpeg", rate=1)
+        cover.width, cover.height, cover.pix_fmt = 64, 64, "yuvj420p"
+        cover.disposition = av.stream.Disposition.attached_pic
+        picture = av.VideoFrame.from_ndarray(np.zeros((64, 64, 3), np.uint8), format="rgb24")
+        for packet in [*cover.encode(picture), *cover.encode()]:
+            out.mux(packet)
+        pcm = (read_audio(HAPPY) * 32767).astype(np.int16).reshape(1, -1)
+        frame = av.AudioFrame.from_ndarray(pcm, format="s16", layout="mono")
+        frame.sample_rate, frame.pts, frame.time_base = SAMPLE_RATE, 0, Fraction(1, SAMPLE_RATE)
+        for packet in [*sound.encode(frame), *sound.encode()]:
+            out.mux(packet)
+    info = probe(path)
+    assert info.has_audio and not info.has_video
