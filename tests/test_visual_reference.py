@@ -111,3 +111,20 @@ def test_depth_of_the_chin_sets_the_pitch(landmarks, angle):
     assert face_features(moved)[INDEX["head_pitch"]] == pytest.approx(angle, abs=1e-4)
     span = _face_axes(landmarks)[2]
     assert face_features(moved)[INDEX["face_height"]] == pytest.approx(height / span, abs=1e-5)
+
+
+def test_opening_the_right_eye_is_measured_in_eye_widths(landmarks):
+    """The upper lid moved d eye spans away from the lower lid: the opening, a ratio to the
+    eye's own width (corner 33 to corner 133), grows by d / width."""
+    d = 0.02
+    lids = landmarks[159, :2] - landmarks[145, :2]
+    span = _face_axes(landmarks)[2]
+    width = float(np.hypot(*(landmarks[133, :2] - landmarks[RIGHT_EYE_OUTER, :2]))) / span
+    before = face_features(landmarks)
+    changed = _changed(before, face_features(_move(landmarks, 159, along=d * lids /
+                                                                   np.hypot(*lids))))  # fmt: skip
+    assert changed.pop("eye_open_right") == pytest.approx(d / width, abs=1e-5)
+    assert changed.pop("eye_open_asymmetry") == pytest.approx(-d / width, abs=1e-5)
+    # The brow is measured from this lid: it now sits lower above it (by the vertical part).
+    assert changed.pop("brow_raise_right") < 0 and changed.pop("brow_raise_asymmetry") > 0
+    assert changed == {}
