@@ -30,9 +30,9 @@ REPO = Path(__file__).resolve().parent.parent
 AUDIO_TESTS = ["tests/test_audio_features.py", "tests/test_audio_reference.py",
                "tests/test_bundled_predictions.py"]  # fmt: skip
 VISUAL_TESTS = ["tests/test_face.py", "tests/test_visual_reference.py"]
-DECODE_TESTS = ["tests/test_decode.py", "tests/test_decode_limits.py",
+DECODE_TESTS = ["tests/test_decode_limits.py", "tests/test_decode.py",
                 "tests/test_bundled_predictions.py"]  # fmt: skip
-WATCH_TESTS = ["tests/test_watch_names.py",
+WATCH_TESTS = ["tests/test_watch_names.py", "tests/test_watch_ready.py",
                "tests/test_serve.py::test_watch_folder_files_every_clip_once"]  # fmt: skip
 INT8_TESTS = ["tests/test_int8_recipe.py", "tests/test_export_quantize.py"]
 

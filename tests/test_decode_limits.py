@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import cv2
 import numpy as np
+import pytest
 from conftest import HAPPY
 from media import face_image, read_audio, write_clip
 
@@ -69,3 +70,13 @@ def test_cover_art_is_not_a_video(tmp_path):
             out.mux(packet)
     info = probe(path)
     assert info.has_audio and not info.has_video
+
+
+def test_an_empty_file_is_named_as_such(tmp_path):
+    from edgemood.errors import InputError
+
+    empty = tmp_path / "empty.mp4"
+    empty.write_bytes(b"")
+    with pytest.raises(InputError, match=r"empty\.mp4: empty file \(0 bytes\)$") as caught:
+        probe(empty)
+    assert caught.value.reason == "empty"
