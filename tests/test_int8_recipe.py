@@ -51,6 +51,16 @@ PARITY = [
 ]
 
 
+def test_parity_bar_is_the_readmes():
+    """README: INT8 becomes the default only at >= 99 % agreement with FP32 and at most one
+    point of accuracy lost."""
+    from quantize.parity import holds
+
+    assert holds({"agreement": 0.99, "accuracy_change": -0.01})
+    assert not holds({"agreement": 0.989, "accuracy_change": 0.0})
+    assert not holds({"agreement": 1.0, "accuracy_change": -0.011})
+
+
 @pytest.fixture(scope="module")
 def requantized(tmp_path_factory):
     """A copy of the bundled model whose INT8 files are rewritten by the recipe under test."""
