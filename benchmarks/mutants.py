@@ -3,10 +3,11 @@
     python -m benchmarks.mutants [--only ID,ID] [--list]
 
 Each mutant below replaces an exact piece of one module (audio_features, visual_features,
-decode, watch, the INT8 recipe) with a plausible mistake, in a scratch copy of the checkout (the
-working tree is never touched), and runs that module's tests there (``pytest -x``: the first
-failure kills it). A mutant that passes every test *survives*: a test is missing, or the change
-does not matter (say which in ``benchmarks/RESULTS.md``). Prints a Markdown table.
+decode, watch, the INT8 recipe, the HTTP status codes) with a plausible mistake, in a scratch
+copy of the checkout (the working tree is never touched), and runs that module's tests there
+(``pytest -x``: the first failure kills it). A mutant that passes every test *survives*: a test
+is missing, or the change does not matter (say which in ``benchmarks/RESULTS.md``). Prints a
+Markdown table.
 
 About 25 minutes on the 2-core machine: not part of CI. Needs the [train,test] extras (librosa,
 torch for the INT8 tests). The list is hand-written, not generated: each entry is a mistake a
@@ -35,6 +36,7 @@ DECODE_TESTS = ["tests/test_decode_limits.py", "tests/test_decode.py",
 WATCH_TESTS = ["tests/test_watch_names.py", "tests/test_watch_ready.py",
                "tests/test_serve.py::test_watch_folder_files_every_clip_once"]  # fmt: skip
 INT8_TESTS = ["tests/test_int8_recipe.py", "tests/test_export_quantize.py"]
+HTTP_TESTS = ["tests/test_http_bad_input.py"]
 
 
 @dataclass(frozen=True)
@@ -170,6 +172,13 @@ MUTANTS = [
        INT8_TESTS, "TFLite: every layer quantized"),
     _m("Q6", "quantize/parity.py", 'result["agreement"] >= MIN_AGREEMENT',
        'result["agreement"] >= 0.5', INT8_TESTS, "parity bar at 50 % agreement"),
+    # --- the HTTP status of bad input (the README's table) ---
+    _m("H1", "edgemood/http_api.py", '"unreadable": 403,', '"unreadable": 404,', HTTP_TESTS,
+       "unreadable path answered 404"),
+    _m("H2", "edgemood/http_api.py", '"not_a_file": 404,', '"not_a_file": 415,', HTTP_TESTS,
+       "directory answered 415"),
+    _m("H3", "edgemood/http_api.py", '"nothing_usable": 422,', '"nothing_usable": 415,',
+       HTTP_TESTS, "silence / no audio answered 415"),
 ]
 # fmt: on
 
@@ -190,13 +199,14 @@ def _scratch_copy() -> Path:
 
 
 def run(mutant: Mutant, root: Path, timeout: float = 900.0) -> tuple[str, float, str]:
-    """Apply, test, restore. Returns ('killed' | 'survived' | 'timeout', seconds, detail)."""
+    """Apply, test, restore. Returns ('killed' | 'survived' | 'timeout' | 'stale', seconds,
+    detail); 'stale': the text to replace is no longer in the file."""
     path = root / mutant.file
     original = path.read_text(encoding="utf-8")
     text = original
     for old, new in mutant.edits:
-        if text.count(old) != 1:
-            raise SystemExit(f"{mutant.id}: {old!r} occurs {text.count(old)} times in {path}")
+        if text.count(old) != 1:  # the code moved on: update this mutant
+            return "stale", 0.0, f"{old!r} occurs {text.count(old)} times"
         text = text.replace(old, new)
     path.write_text(text, encoding="utf-8")
     # The scratch copy's package first: the editable install points at the real checkout.
