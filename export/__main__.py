@@ -7,6 +7,8 @@ from typing import Annotated
 
 import typer
 
+from export.tool_errors import one_line_errors
+
 app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__, rich_markup_mode=None)
 VerboseOption = Annotated[
     bool, typer.Option(help="Show the warnings and progress of torch, Optimum and LiteRT.")
@@ -20,11 +22,15 @@ def fusion(
     verbose: VerboseOption = False,
 ) -> None:
     """Write fusion.onnx and fusion.tflite into MODEL_DIR and list them in its card."""
-    from export.fusion import export_fusion
+    from edgemood.model import read_card
     from export.quiet import third_party_output
 
-    with third_party_output(verbose, "python -m export"):
-        written = export_fusion(model_dir, tflite=tflite)
+    with one_line_errors("export"):
+        read_card(model_dir)  # a wrong directory fails before the slow imports below
+        from export.fusion import export_fusion
+
+        with third_party_output(verbose, "python -m export"):
+            written = export_fusion(model_dir, tflite=tflite)
     for key, path in written.items():
         typer.echo(f"{key}: {path} ({path.stat().st_size:,} bytes)")
 
@@ -36,16 +42,11 @@ def text(
     verbose: VerboseOption = False,
 ) -> None:
     """Export DistilBERT to an edgemood text encoder directory (ONNX + tokenizer.json)."""
-    from edgemood.errors import EdgemoodError
     from edgemood.train.text_export import export_text_encoder
     from export.quiet import third_party_output
 
-    try:
-        with third_party_output(verbose, "python -m export"):
-            directory = export_text_encoder(source, out)
-    except EdgemoodError as exc:
-        typer.echo(f"export: {exc}", err=True)
-        raise typer.Exit(exc.exit_code) from None
+    with one_line_errors("export"), third_party_output(verbose, "python -m export"):
+        directory = export_text_encoder(source, out)
     model = directory / "model.onnx"
     typer.echo(f"text encoder: {directory} ({model.stat().st_size:,} bytes)")
 

@@ -7,6 +7,8 @@ from typing import Annotated, Optional
 
 import typer
 
+from export.tool_errors import one_line_errors
+
 app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__, rich_markup_mode=None)
 
 
@@ -46,16 +48,17 @@ def fusion(
     verbose: VerboseOption = False,
 ) -> None:
     """Static INT8 ONNX and INT8 TFLite of the fusion model, with parity reports."""
+    actors = _actors(test_actors)  # before the slow imports: a typo fails at once
     from edgemood.model import read_card
     from export.quiet import third_party_output
     from quantize.fusion import quantize_fusion
 
-    with third_party_output(verbose, "python -m quantize"):
+    with one_line_errors("quantize"), third_party_output(verbose, "python -m quantize"):
         reports = quantize_fusion(
             model_dir,
             data,
             cache,
-            _actors(test_actors),
+            actors,
             calibration_clips,
             all_layers=all_layers,
             tflite=tflite,
@@ -83,7 +86,7 @@ def text(
     from export.quiet import third_party_output
     from quantize.text_encoder import TEXT_INT8, quantize_text_encoder
 
-    with third_party_output(verbose, "python -m quantize"):
+    with one_line_errors("quantize"), third_party_output(verbose, "python -m quantize"):
         report = quantize_text_encoder(encoder_dir)
     p = report["parity"]
     typer.echo(

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import shutil
 import sys
 from pathlib import Path
 
@@ -89,6 +90,23 @@ def audio_model(tmp_path_factory) -> Path:
 
 def _branches(names: str) -> dict[str, bool]:
     return {m: m in names.split() for m in ("audio", "visual", "text")}
+
+
+@pytest.fixture(scope="session")
+def ravdess_dir(tmp_path_factory) -> Path:
+    """The three real fixture clips under RAVDESS names for actors 1-6 (each clip twice, as a
+    different actor): enough to calibrate on actors 3-6 and test parity on actors 1-2."""
+    root = tmp_path_factory.mktemp("ravdess")
+    for clip in (ANGRY, HAPPY, SAD):
+        parts = clip.stem.split("-")
+        for actor in range(1, 7):
+            if actor % 3 == (int(parts[-1]) % 3):  # spread the three clips over the actors
+                continue
+            name = "-".join([*parts[:-1], f"{actor:02d}"]) + clip.suffix
+            folder = root / f"Actor_{actor:02d}"
+            folder.mkdir(exist_ok=True)
+            shutil.copy(clip, folder / name)
+    return root
 
 
 @pytest.fixture(scope="session")

@@ -17,6 +17,13 @@ from pathlib import Path
 
 import pytest
 
+# Root reads mode-000 files anyway; without the DAC capabilities it is refused like anyone.
+DROP_DAC = (
+    ["setpriv", "--bounding-set", "-dac_override,-dac_read_search"]
+    if os.geteuid() == 0 and shutil.which("setpriv")
+    else []
+)
+
 
 def _free_port() -> int:
     with socket.socket() as sock:
@@ -48,13 +55,14 @@ class Server:
         if start:
             self.start()
 
-    def start(self, prelude: str = "", **popen) -> None:
+    def start(self, prelude: str = "", prefix: list[str] | tuple = (), **popen) -> None:
         """Start the server; ``prelude``: Python run first in the server process (instead of a
-        preexec_fn, which forks a possibly multithreaded test process)."""
+        preexec_fn, which forks a possibly multithreaded test process); ``prefix``: a command
+        the server runs under (setpriv, to drop root's file-permission override)."""
         popen.setdefault("stdout", self.log.open("ab"))
         script = f"{prelude}\nimport sys\nfrom edgemood.cli import main\nmain()\n"
         self.process = subprocess.Popen(
-            [sys.executable, "-c", script, "serve", "--config", str(self.config)],
+            [*prefix, sys.executable, "-c", script, "serve", "--config", str(self.config)],
             stderr=subprocess.STDOUT,
             **popen,
         )

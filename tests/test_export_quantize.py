@@ -40,23 +40,6 @@ def fixture_inputs() -> list[ModelInputs]:
 
 
 @pytest.fixture(scope="module")
-def ravdess_dir(tmp_path_factory) -> Path:
-    """The three real fixture clips under RAVDESS names for actors 1-6 (each clip twice, as a
-    different actor): enough to calibrate on actors 3-6 and test parity on actors 1-2."""
-    root = tmp_path_factory.mktemp("ravdess")
-    for clip in (ANGRY, HAPPY, SAD):
-        parts = clip.stem.split("-")
-        for actor in range(1, 7):
-            if actor % 3 == (int(parts[-1]) % 3):  # spread the three clips over the actors
-                continue
-            name = "-".join([*parts[:-1], f"{actor:02d}"]) + clip.suffix
-            folder = root / f"Actor_{actor:02d}"
-            folder.mkdir(exist_ok=True)
-            shutil.copy(clip, folder / name)
-    return root
-
-
-@pytest.fixture(scope="module")
 def quantized(tmp_path_factory, ravdess_dir) -> tuple[Path, list[dict]]:
     """A fusion model with the real feature dimensions (audio + visual + text, random weights),
     quantized end to end."""

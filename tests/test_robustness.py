@@ -17,18 +17,12 @@ from conftest import ANGRY, HAPPY, SAD
 from corpus import build
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from service import Server, filed, wait_for
+from service import DROP_DAC, Server, filed, wait_for
 
 from edgemood.bench import measured_infer
 from edgemood.errors import InputError
 from edgemood.features import FeatureExtractor
 
-# Root reads mode-000 files anyway; without the DAC capabilities it is refused like anyone.
-DROP_DAC = (
-    ["setpriv", "--bounding-set", "-dac_override,-dac_read_search"]
-    if os.geteuid() == 0 and shutil.which("setpriv")
-    else []
-)
 CORPUS_MEMORY_LIMIT_MB = 300  # issue 5's RSS target, for every input including 10-minute clips
 
 
