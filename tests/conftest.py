@@ -33,6 +33,7 @@ TRAIN_FIXTURES = frozenset(
         "tiny_ravdess",
         "tiny_ravdess_video",
         "quantized",
+        "requantized",
         "ravdess_dir",
     }
 )

@@ -54,6 +54,7 @@ def reference():
     return librosa, speech, audio_features(speech), np.abs(stft)
 
 
+@pytest.mark.train  # librosa is the reference
 def test_mfcc_equal_librosa(reference):
     """Absolute agreement in dB (values span ±140): a scale or offset on any coefficient fails."""
     librosa, _, ours, magnitude = reference
@@ -62,6 +63,7 @@ def test_mfcc_equal_librosa(reference):
     np.testing.assert_allclose(ours[:, MFCC], mfcc, atol=1e-3)
 
 
+@pytest.mark.train  # librosa is the reference
 def test_spectral_shape_equals_librosa(reference):
     librosa, _, ours, magnitude = reference
     kwargs = {"sr": SAMPLE_RATE, "n_fft": N_FFT}
@@ -79,6 +81,7 @@ def test_spectral_shape_equals_librosa(reference):
     np.testing.assert_allclose(_column(ours, "spectral_flatness")[loud], flatness[loud], atol=1e-3)
 
 
+@pytest.mark.train  # librosa is the reference
 def test_spectral_flux_slope_entropy_from_librosas_spectrogram(reference):
     """The three shape features librosa has no function for, computed here from its STFT by
     their definitions (slope by a least-squares line fit, not our closed form)."""
@@ -95,6 +98,7 @@ def test_spectral_flux_slope_entropy_from_librosas_spectrogram(reference):
     np.testing.assert_allclose(_column(ours, "spectral_entropy"), entropy, atol=1e-4)
 
 
+@pytest.mark.train  # librosa is the reference
 def test_energy_equals_librosa(reference):
     librosa, speech, ours, _ = reference
     rms = librosa.feature.rms(y=speech, frame_length=WIN, hop_length=HOP, pad_mode="reflect")[0]
@@ -107,6 +111,7 @@ def test_energy_equals_librosa(reference):
                                atol=1e-6)  # fmt: skip
 
 
+@pytest.mark.train  # librosa is the reference
 def test_deltas_equal_librosa(reference):
     """Δ and Δ² (width 9, edges repeated) of our own base features, by librosa.feature.delta."""
     librosa, _, ours, _ = reference

@@ -246,6 +246,7 @@ def _two_actors(folder: Path) -> Path:
     return folder
 
 
+@pytest.mark.train
 def test_training_reports_each_epoch_and_the_device(tmp_path):
     from edgemood.features import FeatureExtractor
     from edgemood.train.data import index_clips
@@ -268,6 +269,7 @@ def test_training_reports_each_epoch_and_the_device(tmp_path):
     assert history["device"] == "cpu"
 
 
+@pytest.mark.train
 def test_the_card_records_the_resolved_device(tmp_path):
     folder = _two_actors(tmp_path / "data")
     out = tmp_path / "model"
@@ -286,6 +288,7 @@ def test_the_card_records_the_resolved_device(tmp_path):
 # 7. quantize fusion says why FP32 stays the default -----------------------------------------
 
 
+@pytest.mark.train
 def test_quantize_explains_an_fp32_default():
     from quantize.fusion import choose_default
 
@@ -307,6 +310,7 @@ def test_quantize_explains_an_fp32_default():
 # 8. Export without network ----------------------------------------------------------------
 
 
+@pytest.mark.train
 def test_export_text_without_the_hub_fails_in_one_line(tmp_path, monkeypatch):
     from export.__main__ import app as export_app
 

@@ -11,6 +11,7 @@ import json
 import shutil
 
 import numpy as np
+import pytest
 from conftest import ANGRY, HAPPY, SAD, WORDS
 from typer.testing import CliRunner
 
@@ -19,6 +20,7 @@ from edgemood.pipeline import Recognizer
 from edgemood.text import MANIFEST
 
 
+@pytest.mark.train
 def test_train_with_a_text_encoder(tmp_path):
     from transformers import DistilBertConfig
 
