@@ -29,22 +29,27 @@ export QEMU_CPU=cortex-a72
 
 say() { echo "arm64: $*" >&2; }
 die() { echo "arm64: error: $*" >&2; exit 1; }
-cpu_seconds() {  # CPU time (user + system) of this shell and its finished children so far
-    times | awk '{ for (i = 1; i <= NF; i++) { split($i, t, /[ms]/); cpu += t[1] * 60 + t[2] } }
-        END { printf "%.0f", cpu }'
+# CPU time (user + system) of this shell and its finished children so far, in CPU_NOW. `times`
+# must run in this shell (in a $(...) subshell it would count the subshell's children only).
+CPU_FILE=$(mktemp)
+WORK=""
+trap 'rm -rf "$CPU_FILE" "$WORK"' EXIT
+cpu_now() {
+    times >"$CPU_FILE"
+    CPU_NOW=$(awk '{ for (i = 1; i <= NF; i++) { split($i, t, /[ms]/); cpu += t[1] * 60 + t[2] } }
+        END { printf "%.0f", cpu }' "$CPU_FILE")
 }
 SECONDS=0
 phase_start=0
 phase_cpu=0
 phase() {  # phase NAME: report how long the previous phase took, then start NAME
-    local cpu
-    cpu=$(cpu_seconds)
+    cpu_now
     if [ -n "${phase_name:-}" ]; then
-        say "phase '$phase_name' took $((SECONDS - phase_start)) s ($((cpu - phase_cpu)) s of CPU)"
+        say "phase '$phase_name' took $((SECONDS - phase_start)) s ($((CPU_NOW - phase_cpu)) s of CPU)"
     fi
     phase_name=$1
     phase_start=$SECONDS
-    phase_cpu=$cpu
+    phase_cpu=$CPU_NOW
     [ -z "$1" ] || say "--- $1"
 }
 
@@ -133,7 +138,6 @@ flock -u 9
 arm64() { qemu-aarch64-static -L "$ROOT" "$@"; }
 
 WORK=$(mktemp -d "$ROOT/tmp/edgemood.XXXXXX")
-trap 'rm -rf "$WORK"' EXIT
 VENV=$WORK/venv
 
 phase "venv and pip install"
@@ -217,6 +221,7 @@ for backend in onnx tflite; do
     done
 done
 phase ""
-say "total $SECONDS s ($(cpu_seconds) s of CPU; load average now: $(cut -d" " -f1-3 /proc/loadavg))"
+cpu_now
+say "total $SECONDS s ($CPU_NOW s of CPU; load average now: $(cut -d" " -f1-3 /proc/loadavg))"
 [ "$status" -eq 0 ] || die "arm64 and x86 predictions differ (lines above)"
 say "arm64 and x86 agree"
