@@ -149,31 +149,33 @@ WHEEL=$(ls "$WORK"/wheel/edgemood-*.whl)
 # --without-pip: ensurepip runs pip in a subprocess too. The root's pip wheel runs in-process.
 arm64 "$ROOT/usr/bin/python3.11" -m venv --without-pip "$VENV"
 PIP_WHL=$(ls "$ROOT"/usr/share/python-wheels/pip-*.whl)
-# Downloading under emulation (TLS, hashing) costs about a CPU-minute: x86 pip fetches the
+# Downloading under emulation (TLS, hashing) cost about a CPU-minute: x86 pip fetches the
 # aarch64 wheels for the platforms the arm64 interpreter accepts (its own tag list) into a cache
 # kept between runs; the arm64 pip then resolves and installs from there alone, so a wheel the
 # device would need but the download missed fails the install rather than going unnoticed.
-mapfile -t PLATFORMS < <(arm64 "$VENV/bin/python" -c '
-import sys
+# Its Python version, then the platform tags it accepts, one a line.
+mapfile -t TARGET < <(arm64 "$VENV/bin/python" -c '
+import platform, sys
+print("arm64 python", sys.version.split()[0], platform.machine(), *platform.libc_ver(),
+      file=sys.stderr)
 sys.path.insert(0, sys.argv[1])
 from pip._vendor.packaging.tags import sys_tags
+print("%d.%d" % sys.version_info[:2])
 seen = []
 for tag in sys_tags():
     if tag.platform != "any" and tag.platform not in seen:
         seen.append(tag.platform)
 print(*seen, sep="\n")' "$PIP_WHL")
-PY_VERSION=$(arm64 "$VENV/bin/python" -c 'import sys; print("%d.%d" % sys.version_info[:2])')
+[ "${#TARGET[@]}" -gt 1 ] || die "the arm64 python did not run (messages above)"
+PY_VERSION=${TARGET[0]}
+PLATFORMS=("${TARGET[@]:1}")
 WHEELS=$CACHE/wheels
 "$X86_PYTHON" -m pip download -q --only-binary=:all: -d "$WHEELS" --python-version "$PY_VERSION" \
     --implementation cp "${PLATFORMS[@]/#/--platform=}" pip "$WHEEL" >&2
 arm64 "$VENV/bin/python" "$PIP_WHL/pip" install -q --no-warn-script-location --no-compile \
     --no-index --find-links "$WHEELS" --only-binary=:all: pip "$WHEEL" >&2
-arm64 "$VENV/bin/python" -c 'import platform, sys; print("arm64 python", sys.version.split()[0],
-    platform.machine(), *platform.libc_ver())'
 arm64 "$VENV/bin/python" -m pip freeze \
     | grep -iE '^(edgemood|numpy|onnxruntime|ai-edge-litert|opencv-python-headless|av|tokenizers|typer)[=@ ]'
-arm64 "$VENV/bin/python" -c 'import onnxruntime, ai_edge_litert, cv2, av
-print("arm64 imports ok: onnxruntime", onnxruntime.__version__)'
 
 phase infer
 # Every committed clip in the fixture and example folders.
