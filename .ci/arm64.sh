@@ -96,22 +96,25 @@ else
     MIRROR=$(debian_mirror | head -n 1)
     [ -n "$MIRROR" ] || die "no Debian $SUITE mirror found in /etc/apt/sources.list{,.d/*}"
     say "building a $SUITE arm64 root in $ROOT from $MIRROR"
-    rm -rf "$ROOT.tmp"
+    [ "$(id -u)" -eq 0 ] || [ -n "$SUDO" ] || die "debootstrap needs root (or sudo)"
+    $SUDO rm -rf "$ROOT.tmp"
     # --foreign: download and unpack only. The second stage runs arm64 dpkg and maintainer scripts
     # inside a chroot, which needs binfmt_misc to exec arm64 programs from arm64 programs (without
     # it: "Exec format error"). Python needs none of those scripts, so the downloaded packages are
     # unpacked on the host below instead; that works with and without binfmt.
-    debootstrap --foreign --arch=arm64 --variant=minbase --include=python3,python3-venv \
+    $SUDO debootstrap --foreign --arch=arm64 --variant=minbase --include=python3,python3-venv \
         "$SUITE" "$ROOT.tmp" "$MIRROR" >"$CACHE/debootstrap.log" 2>&1 \
         || { tail -n 20 "$CACHE/debootstrap.log" >&2; die "debootstrap failed (log above)"; }
     for deb in "$ROOT.tmp"/var/cache/apt/archives/*.deb; do
         # Keep the merged-/usr links (/bin -> usr/bin) debootstrap made.
-        dpkg-deb --fsys-tarfile "$deb" | tar -x --keep-directory-symlink -C "$ROOT.tmp" -f -
+        dpkg-deb --fsys-tarfile "$deb" | $SUDO tar -x --keep-directory-symlink -C "$ROOT.tmp" -f -
     done
-    rm -f "$ROOT.tmp"/var/cache/apt/archives/*.deb
+    $SUDO rm -f "$ROOT.tmp"/var/cache/apt/archives/*.deb
+    # Built by root through sudo: hand it to this user, who writes the venv and cpuinfo into it.
+    [ -z "$SUDO" ] || $SUDO chown -R "$(id -u):$(id -g)" "$ROOT.tmp"
     [ -x "$ROOT.tmp/usr/bin/python3" ] || die "python3 missing from the arm64 root"
     touch "$ROOT.tmp/.edgemood-complete"
-    rm -rf "$ROOT"
+    $SUDO rm -rf "$ROOT"
     mv "$ROOT.tmp" "$ROOT"
 fi
 
