@@ -190,9 +190,11 @@ OUT=$WORK/out
 mkdir -p "$OUT"
 infer() {  # infer ARCH BACKEND PRECISION: one infer --json run, its lines in $OUT/ARCH-B-P.jsonl
     local name=$1-$2-$3 t0=$SECONDS
-    local cmd=("$X86_PYTHON")
-    [ "$1" = x86 ] || cmd=(arm64 "$VENV/bin/python")
-    if "${cmd[@]}" -m edgemood.cli infer --json --backend "$2" --precision "$3" "${CLIPS[@]}" \
+    # The arm64 side runs the installed console script: `python -m` would put the checkout first
+    # on sys.path and test its files instead of what pip installed.
+    local cmd=("$X86_PYTHON" -m edgemood.cli)
+    [ "$1" = x86 ] || cmd=(arm64 "$VENV/bin/python" "$VENV/bin/edgemood")
+    if "${cmd[@]}" infer --json --backend "$2" --precision "$3" "${CLIPS[@]}" \
         >"$OUT/$name.jsonl" 2>"$OUT/$name.err"; then
         say "$1 $2 $3: $((SECONDS - t0)) s"
     else
