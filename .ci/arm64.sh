@@ -5,9 +5,9 @@
 # <= 5e-4, same emotions). Speed under emulation means nothing; correctness is what is checked.
 #
 # Usage: .ci/arm64.sh [X86_PYTHON]
-#   X86_PYTHON   the x86 interpreter with edgemood installed (default: $EDGEMOOD_X86_PYTHON, else
-#                the checkout's .venv/bin/python, as .ci/run makes it).
-#   EDGEMOOD_ARM64_CACHE  where the arm64 root is kept between runs (default
+#   X86_PYTHON   the x86 interpreter with edgemood installed, absolute or relative to the checkout
+#                (default: $EDGEMOOD_X86_PYTHON, else .venv/bin/python, as .ci/run makes it).
+#   EDGEMOOD_ARM64_CACHE  where the arm64 root and the aarch64 wheels are kept between runs (default
 #                /var/cache/edgemood-arm64 when writable, else ~/.cache/edgemood-arm64). Delete it
 #                to rebuild from scratch.
 set -euo pipefail
