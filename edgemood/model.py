@@ -71,7 +71,7 @@ def _model_file(directory: Path, card: dict, backend: str | None, precision: str
     if backend is None and precision is None:
         return directory / default
     default_backend = backend_name_for(Path(default))
-    default_precision = "int8" if ".int8." in default else "fp32"
+    default_precision = _precision_of(Path(default))
     if backend is None:
         backend = default_backend if f"{default_backend}_{precision}" in files else "onnx"
     if precision is None:
