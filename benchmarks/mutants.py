@@ -56,7 +56,7 @@ AF, VF, DE, WA = (
     "edgemood/audio_features.py",
     "edgemood/visual_features.py",
     "edgemood/decode.py",
-    "edgemood/watch.py",
+    "edgemood/service/watch.py",
 )
 # fmt: off
 MUTANTS = [
@@ -173,11 +173,11 @@ MUTANTS = [
     _m("Q6", "quantize/parity.py", 'result["agreement"] >= MIN_AGREEMENT',
        'result["agreement"] >= 0.5', INT8_TESTS, "parity bar at 50 % agreement"),
     # --- the HTTP status of bad input (the README's table) ---
-    _m("H1", "edgemood/http_api.py", '"unreadable": 403,', '"unreadable": 404,', HTTP_TESTS,
+    _m("H1", "edgemood/service/http_api.py", '"unreadable": 403,', '"unreadable": 404,', HTTP_TESTS,
        "unreadable path answered 404"),
-    _m("H2", "edgemood/http_api.py", '"not_a_file": 404,', '"not_a_file": 415,', HTTP_TESTS,
+    _m("H2", "edgemood/service/http_api.py", '"not_a_file": 404,', '"not_a_file": 415,', HTTP_TESTS,
        "directory answered 415"),
-    _m("H3", "edgemood/http_api.py", '"nothing_usable": 422,', '"nothing_usable": 415,',
+    _m("H3", "edgemood/service/http_api.py", '"nothing_usable": 422,', '"nothing_usable": 415,',
        HTTP_TESTS, "silence / no audio answered 415"),
 ]
 # fmt: on

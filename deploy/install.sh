@@ -53,8 +53,8 @@ echo "== authentication and network"
 SETTINGS=$("$PREFIX/venv/bin/python" - <<'PY'
 import sys
 from pathlib import Path
-from edgemood.auth import is_loopback
-from edgemood.service_config import ConfigError, load_config
+from edgemood.service.auth import is_loopback
+from edgemood.service.config import ConfigError, load_config
 try:
     c = load_config(Path("/etc/edgemood/config.toml"))
 except ConfigError as exc:

@@ -324,11 +324,11 @@ def serve(
         import uvicorn  # noqa: F401
     except ImportError:
         _fail("edgemood serve needs the [serve] extra: pip install 'edgemood[serve]'", 4)
-    from edgemood.serve import run
-    from edgemood.service_config import load_config
+    from edgemood.service.config import load_config
+    from edgemood.service.server import run
 
     if make_token is not None:
-        from edgemood.auth import make_token as write_token
+        from edgemood.service.auth import make_token as write_token
 
         try:
             write_token(make_token)

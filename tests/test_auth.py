@@ -15,8 +15,8 @@ import pytest
 from conftest import HAPPY
 from service import Server
 
-from edgemood.auth import is_loopback, read_token
-from edgemood.service_config import ConfigError
+from edgemood.service.auth import is_loopback, read_token
+from edgemood.service.config import ConfigError
 
 
 def _serve(*args: str, timeout: float = 60) -> subprocess.CompletedProcess:

@@ -62,7 +62,7 @@ def test_a_long_clip_says_it_was_cut(audio_model, long_wav):
 
 
 def test_the_service_says_a_long_clip_was_cut(audio_model, long_wav):
-    from edgemood.worker import RecognizerSettings, WorkerPool
+    from edgemood.service.worker import RecognizerSettings, WorkerPool
 
     pool = WorkerPool(RecognizerSettings(model=audio_model))
     try:
@@ -363,7 +363,7 @@ def test_third_party_output_is_summarised_unless_verbose():
 
 
 def test_watch_folder_files_a_sidecar_with_its_clip(tmp_path):
-    from edgemood.watch import WatchFolder
+    from edgemood.service.watch import WatchFolder
 
     seen = {}
 
@@ -405,7 +405,7 @@ def test_json_errors_do_not_repeat_the_file_name(tmp_path):
 
 
 def test_serve_takes_allowed_dirs_on_the_command_line(tmp_path, monkeypatch):
-    import edgemood.serve
+    import edgemood.service.server
 
     captured = {}
 
@@ -413,7 +413,7 @@ def test_serve_takes_allowed_dirs_on_the_command_line(tmp_path, monkeypatch):
         captured["c"] = config
         return 0
 
-    monkeypatch.setattr(edgemood.serve, "run", run)
+    monkeypatch.setattr(edgemood.service.server, "run", run)
     config = tmp_path / "config.toml"
     config.write_text(f'allowed_dirs = ["{tmp_path / "old"}"]\n')
     args = ["serve", "--config", str(config), "--allow-dir", str(tmp_path / "a")]

@@ -19,7 +19,7 @@ import pytest
 from conftest import ANGRY, HAPPY, SAD
 from service import Server, systemd_analyze, wait_for
 
-from edgemood.service_config import ConfigError, load_config
+from edgemood.service.config import ConfigError, load_config
 
 REPO = Path(__file__).resolve().parent.parent
 

@@ -19,7 +19,7 @@ from conftest import ANGRY, HAPPY, SAD
 from service import Server, filed, wait_for
 
 from edgemood.pipeline import Recognizer
-from edgemood.watch import WatchFolder
+from edgemood.service.watch import WatchFolder
 
 NAME = "same.flac"
 # The copies in the order they are dropped, and the names they must be filed under.

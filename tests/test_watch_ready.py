@@ -8,7 +8,7 @@ import os
 
 import pytest
 
-from edgemood.watch import WatchFolder
+from edgemood.service.watch import WatchFolder
 
 SETTLE = 2.0
 

@@ -33,9 +33,9 @@ from pathlib import Path
 
 from edgemood.errors import EdgemoodError
 from edgemood.prediction import error_json
-from edgemood.prometheus import Metrics
+from edgemood.service.prometheus import Metrics
 
-log = logging.getLogger("edgemood.watch")
+log = logging.getLogger("edgemood.service.watch")
 PARTIAL_SUFFIXES = (".part", ".tmp", ".partial", ".crdownload")
 SIDECAR_SUFFIXES = (".txt", ".srt", ".vtt")
 BACKOFF_S = 30.0  # after a failed result write (disk full): retry the clip later, not in a loop

@@ -15,10 +15,10 @@ import secrets
 import stat
 from pathlib import Path
 
-from edgemood.prometheus import Metrics
-from edgemood.service_config import ConfigError, ServiceConfig
+from edgemood.service.config import ConfigError, ServiceConfig
+from edgemood.service.prometheus import Metrics
 
-log = logging.getLogger("edgemood.auth")
+log = logging.getLogger("edgemood.service.auth")
 MIN_TOKEN_CHARS = 16
 OPEN_PATHS = frozenset({"/healthz"})  # liveness probes need no secret
 MAKE_TOKEN_HINT = (

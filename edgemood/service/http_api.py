@@ -30,12 +30,12 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
-from edgemood.auth import BearerAuth
 from edgemood.errors import InputError, ModelError
 from edgemood.prediction import error_json
-from edgemood.prometheus import Metrics
-from edgemood.service_config import ServiceConfig
-from edgemood.worker import ClipTimeout, WorkerCrashed, WorkerPool
+from edgemood.service.auth import BearerAuth
+from edgemood.service.config import ServiceConfig
+from edgemood.service.prometheus import Metrics
+from edgemood.service.worker import ClipTimeout, WorkerCrashed, WorkerPool
 
 log = logging.getLogger("edgemood.http")
 STATUS = {

@@ -17,13 +17,13 @@ import signal
 import sys
 import threading
 
-from edgemood.auth import resolve_token
-from edgemood.http_api import Service, create_app
-from edgemood.prometheus import service_metrics
-from edgemood.sdnotify import notify, watchdog_interval
-from edgemood.service_config import ServiceConfig
-from edgemood.watch import WatchFolder
-from edgemood.worker import RecognizerSettings, WorkerPool
+from edgemood.service.auth import resolve_token
+from edgemood.service.config import ServiceConfig
+from edgemood.service.http_api import Service, create_app
+from edgemood.service.prometheus import service_metrics
+from edgemood.service.sdnotify import notify, watchdog_interval
+from edgemood.service.watch import WatchFolder
+from edgemood.service.worker import RecognizerSettings, WorkerPool
 
 log = logging.getLogger("edgemood")
 # syslog priorities journald reads from a "<N>" line prefix (SyslogLevelPrefix=, on by default)

@@ -44,7 +44,7 @@ class ServiceConfig:
     poll_interval_s: float = 1.0
     settle_s: float = 2.0  # a dropped clip must keep its size and mtime this long
     log_level: str = "info"
-    # Bearer-token authentication (edgemood.auth): required to bind anything but loopback,
+    # Bearer-token authentication (edgemood.service.auth): required to bind anything but loopback,
     # unless the owner opts out with insecure_no_auth (logged at every start).
     api_token_file: Path | None = None
     insecure_no_auth: bool = False
