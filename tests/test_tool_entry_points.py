@@ -38,7 +38,9 @@ def test_export_and_quantize_fusion_from_the_command_line(tmp_path, ravdess_dir)
     report = json.loads((model / "fusion.int8.onnx.json").read_text())
     assert card["files"]["onnx_int8"] == "fusion.int8.onnx" and "tflite_int8" not in card["files"]
     assert report["parity"]["test"]["actors"] == [1, 2]
-    (line,) = done.stdout.splitlines()
+    # One line per INT8 file, then the default the card got and why (issue 14).
+    (line,) = [x for x in done.stdout.splitlines() if x.startswith("fusion.int8.onnx:")]
+    assert "default" in done.stdout
     parity = report["parity"]
     assert line.startswith(f"fusion.int8.onnx: {report['size_bytes']:,} bytes")
     assert f"agreement {parity['agreement']:.2%} on {parity['clips']} clips" in line
