@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from edgemood.audio_features import SAMPLE_RATE, audio_features
+from edgemood.audio_features import AUDIO_FEATURES, FRAME_RATE, HOP, SAMPLE_RATE, audio_features
 from edgemood.decode import MAX_FRAME_PIXELS, probe, stream_audio, timed_frames
 from edgemood.errors import InputError
 from edgemood.features import SILENCE_PEAK
@@ -38,6 +38,11 @@ if TYPE_CHECKING:
 
 WINDOW_S = 2.0
 HOP_S = 1.0
+# Audio features are computed over blocks of the stream, not per window: with 2 s windows every
+# 1 s that cost 3.6 times the CPU of one pass (benchmarks/RESULTS.md). The context, 0.25 s either
+# side, covers every frame's reach (64 ms pitch frames, deltas of deltas over 17 frames).
+BLOCK_S = 10
+CONTEXT = SAMPLE_RATE // 4
 
 
 @dataclass
@@ -65,34 +70,68 @@ class Segment:
 
 
 class _AudioWindows:
-    """The audio stream, cut into windows: holds one window of samples (plus a decoder chunk)."""
+    """The audio stream, cut into windows. Features are computed once per block of the stream
+    (``BLOCK_S``, with ``CONTEXT`` samples either side so that frames near a block edge come out
+    as from one call over the whole track) and windows take their frames from there: overlapping
+    windows cost no second computation. Holds about one block and one window."""
 
     def __init__(self, chunks: Iterator[np.ndarray]) -> None:
         self._chunks = chunks
-        self._buffer = np.zeros(0, np.float32)
-        self._offset = 0  # sample index of _buffer[0]
+        self._samples = np.zeros(0, np.float32)
+        self._offset = 0  # sample index of _samples[0]
+        self._features = np.zeros((0, len(AUDIO_FEATURES)), np.float32)
+        self._first_frame = 0  # frame index of _features[0]; frame i is centred on sample i*HOP
         self.exhausted = False
+        self.seconds = 0.0  # time spent on audio features
 
     @property
     def end_s(self) -> float:
         """Seconds decoded so far (the track's length once exhausted)."""
-        return (self._offset + len(self._buffer)) / SAMPLE_RATE
+        return (self._offset + len(self._samples)) / SAMPLE_RATE
 
-    def take(self, start: float, end: float) -> np.ndarray:
-        """Samples of [start, end) (fewer at the end of the track); earlier ones are dropped."""
-        first, last = round(start * SAMPLE_RATE), round(end * SAMPLE_RATE)
-        parts, have = [self._buffer], self._offset + len(self._buffer)
-        while have <= last and not self.exhausted:  # one sample past: is this the end?
+    def _pull(self, until: int) -> None:
+        parts, have = [self._samples], self._offset + len(self._samples)
+        while have <= until and not self.exhausted:  # one sample past: is this the end?
             chunk = next(self._chunks, None)
             if chunk is None:
                 self.exhausted = True
             else:
                 parts.append(chunk)
                 have += len(chunk)
-        buffer = np.concatenate(parts) if len(parts) > 1 else self._buffer
-        cut = max(0, first - self._offset)
-        self._buffer, self._offset = buffer[cut:], self._offset + cut
-        return self._buffer[: max(0, last - self._offset)]
+        if len(parts) > 1:
+            self._samples = np.concatenate(parts)
+
+    def _compute(self, last_frame: int) -> None:
+        """Features up to frame ``last_frame`` (exclusive), block by block."""
+        while self._first_frame + len(self._features) < last_frame:
+            first = self._first_frame + len(self._features)
+            stop = first + BLOCK_S * int(FRAME_RATE)
+            self._pull(stop * HOP + CONTEXT)
+            total = self._offset + len(self._samples)
+            if first * HOP >= total and self.exhausted:
+                return
+            begin = max(0, first * HOP - CONTEXT)
+            piece = self._samples[begin - self._offset : stop * HOP + CONTEXT - self._offset]
+            clock = time.perf_counter()
+            frames = audio_features(piece)[(first * HOP - begin) // HOP :][: stop - first]
+            self.seconds += time.perf_counter() - clock
+            if self.exhausted and stop * HOP + CONTEXT >= total:  # the last block: to the end
+                frames = frames[: 1 + total // HOP - first]
+            self._features = np.concatenate([self._features, frames])
+
+    def take(self, start: float, end: float) -> tuple[np.ndarray, np.ndarray]:
+        """(samples, feature frames) of [start, end), fewer at the end of the track; what lies
+        before ``start`` (less the context) is dropped."""
+        first, last = round(start * SAMPLE_RATE), round(end * SAMPLE_RATE)
+        self._pull(last)
+        frame0, frame1 = first // HOP, last // HOP
+        self._compute(frame1)
+        cut = max(0, first - CONTEXT - self._offset)
+        self._samples, self._offset = self._samples[cut:], self._offset + cut
+        drop = max(0, frame0 - self._first_frame)
+        self._features, self._first_frame = self._features[drop:], self._first_frame + drop
+        samples = self._samples[first - self._offset : last - self._offset]
+        return samples, self._features[: frame1 - frame0]
 
 
 class _FaceWindows:
@@ -249,13 +288,10 @@ class Timeline:
             end = start + self.window_s
             inputs = ModelInputs()
             stage = time.perf_counter()
-            samples = audio.take(start, end) if audio is not None else None
-            if (
-                samples is not None
-                and samples.size
-                and float(np.abs(samples).max()) >= SILENCE_PEAK
-            ):
-                inputs.audio = audio_features(samples)
+            if audio is not None:
+                samples, frames = audio.take(start, end)
+                if samples.size and len(frames) and float(np.abs(samples).max()) >= SILENCE_PEAK:
+                    inputs.audio = frames
             timings["decode_and_audio_features"] += time.perf_counter() - stage
             if faces is not None:
                 inputs.visual, _ = faces.take(start, end)
@@ -286,6 +322,8 @@ class Timeline:
             index += 1
         if faces is not None:
             timings["face"] = faces.seconds
+        if audio is not None:
+            timings["audio_features"] = audio.seconds
         timings["total"] = time.perf_counter() - clock
         if self.skipped:
             self.notes.append(
