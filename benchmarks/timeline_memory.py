@@ -6,7 +6,8 @@ little every frame (so that the decoder has real work, unlike a still image), 64
 with RAVDESS speech (``--ravdess`` folder; else the committed test clips) one clip after another
 with short pauses; the 10- and 60-minute files repeat that minute by remuxing its packets (no
 re-encoding). Each file is then run in a fresh process, one thread, ``infer --timeline --json``;
-the process reports its own peak RSS (VmHWM) and the wall time.
+the process reports its own peak RSS (VmHWM); wall and CPU time (user + system) are measured
+around it, and the 1-minute load average is printed: other jobs share this machine.
 
     python -m benchmarks.timeline_memory --minutes 1 10 60 [--ravdess DIR] [--scratch /tmp/x]
 """
@@ -15,6 +16,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
+import resource
 import subprocess
 import sys
 import time
@@ -100,9 +103,20 @@ def build_minute(path: Path, ravdess: Path | None) -> Path:
 
 
 def repeat(minute: Path, times: int, path: Path) -> Path:
-    """``minute`` played ``times`` times in a row: its packets remuxed with shifted times."""
+    """``minute`` played ``times`` times in a row: its packets remuxed with shifted times (each
+    stream by its own length, so that time stamps keep rising: AAC's padding makes the audio a
+    few ms longer than the video)."""
     import av
 
+    first: dict[int, int] = {}
+    last: dict[int, int] = {}
+    with av.open(str(minute)) as source:
+        for packet in source.demux():
+            if packet.dts is not None:
+                index = packet.stream.index
+                first[index] = min(first.get(index, packet.dts), packet.dts)
+                last[index] = max(last.get(index, 0), packet.dts + (packet.duration or 0))
+    spans = {index: last[index] - first[index] for index in first}
     with av.open(str(path), "w") as out:
         streams = None
         for n in range(times):
@@ -112,11 +126,11 @@ def repeat(minute: Path, times: int, path: Path) -> Path:
                 for packet in source.demux():
                     if packet.dts is None:
                         continue
-                    stream = packet.stream
-                    shift = round(n * 60 / stream.time_base)
+                    index = packet.stream.index
+                    shift = n * spans[index]
                     packet.pts = None if packet.pts is None else packet.pts + shift
                     packet.dts += shift
-                    packet.stream = streams[stream.index]
+                    packet.stream = streams[index]
                     out.mux(packet)
     return path
 
@@ -138,11 +152,13 @@ def av_model(directory: Path) -> Path:
 def measure(clip: Path, model: Path | None, minutes: float) -> dict:
     args = ["infer", "--timeline", "--json", "--threads", "1", str(clip)]
     args += ["--model", str(model)] if model is not None else []
-    clock = time.perf_counter()
+    clock, before = time.perf_counter(), resource.getrusage(resource.RUSAGE_CHILDREN)
     done = subprocess.run(
         [sys.executable, "-c", CHILD, *args], capture_output=True, text=True, check=True
     )
     wall = time.perf_counter() - clock
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     peak = next(int(line.split()[1]) for line in done.stderr.splitlines() if "PEAK_KB" in line)
     result = json.loads(done.stdout)
     return {
@@ -154,7 +170,8 @@ def measure(clip: Path, model: Path | None, minutes: float) -> dict:
         "windows": result["summary"]["windows"],
         "skipped": result["summary"]["skipped_windows"],
         "visual_windows": sum(s["modalities"]["visual"] for s in result["segments"]),
-        "timings_s": None,
+        "cpu_rtf": round(cpu / (minutes * 60), 4),
+        "load": round(os.getloadavg()[0], 1),
     }
 
 
@@ -172,8 +189,9 @@ def main() -> None:
     model = args.scratch / "av_model"
     if not (model / "model.json").exists():
         av_model(model)
-    print("| file | model | windows (skipped) | face used in | wall | RTF | peak RSS |")
-    print("|---|---|---|---|---|---|---|")
+    print("| file | model | windows (skipped) | face used in | wall | RTF (wall) | RTF (CPU) "
+          "| peak RSS | load |")  # fmt: skip
+    print("|---|---|---|---|---|---|---|---|---|")
     for minutes in args.minutes:
         clip = args.scratch / f"{minutes}min.mp4"
         if not clip.exists():
@@ -185,7 +203,8 @@ def main() -> None:
             print(
                 f"| {minutes} min mp4 ({clip.stat().st_size / 1e6:.0f} MB) | {row['model']} | "
                 f"{row['windows']} ({row['skipped']}) | {row['visual_windows']} windows | "
-                f"{row['wall_s']} s | {row['rtf']} | {row['peak_rss_mb']} MB |",
+                f"{row['wall_s']} s | {row['rtf']} | {row['cpu_rtf']} | {row['peak_rss_mb']} MB "
+                f"| {row['load']} |",
                 flush=True,
             )
 
