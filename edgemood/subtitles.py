@@ -36,7 +36,7 @@ def _seconds(hours: str | None, minutes: str, seconds: str, millis: str) -> floa
 
 
 def parse_subtitles(text: str) -> list[Cue]:
-    """Cues of an SRT or WebVTT document, in file order (empty cues dropped).
+    """Cues of an SRT or WebVTT document, in time order (empty cues dropped).
 
     Args:
         text: the file's contents.
@@ -55,7 +55,7 @@ def parse_subtitles(text: str) -> list[Cue]:
                 if words:
                     cues.append(Cue(_seconds(*groups[:4]), _seconds(*groups[4:]), words))
                 break
-    return cues
+    return sorted(cues, key=lambda c: c.start)
 
 
 def find_subtitles(clip: str | Path) -> Path | None:
@@ -81,7 +81,6 @@ def read_subtitles(path: str | Path) -> list[Cue]:
 
 
 def words_between(cues: list[Cue], start: float, end: float) -> str:
-    """The text of the cues shown at any moment of [start, end), in time order."""
-    return " ".join(
-        c.text for c in sorted(cues, key=lambda c: c.start) if c.start < end and c.end > start
-    )
+    """The text of the cues (in time order, as ``parse_subtitles`` gives them) shown at any
+    moment of [start, end)."""
+    return " ".join(c.text for c in cues if c.start < end and c.end > start)
