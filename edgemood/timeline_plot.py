@@ -8,6 +8,7 @@ the summary. Needs matplotlib, the ``[plot]`` extra.
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +26,10 @@ COLOURS = {
     "disgust": "#4d9a3c",
     "surprised": "#f28e2b",
 }
+
+
+# More windows than this are averaged in bands: 1,440 pixels of plot hold no more.
+MAX_BANDS = 360
 
 
 class PlotExtraMissing(ImportError):
@@ -62,15 +67,10 @@ def plot_timeline(result: dict[str, Any], out: str | Path) -> Path:
     hop = summary["hop_s"]
     end = max([s["end"] for s in segments] + [result.get("duration_s") or 0.0])
     figure, axes = plt.subplots(figsize=(12, 4.2), dpi=120)
-    lefts = [s["start"] for s in segments]
-    # Each window stands for its hop; the last window of the file for the rest of the file.
-    widths = [
-        (s["end"] if s["end"] >= end - 1e-3 else min(s["start"] + hop, s["end"])) - s["start"]
-        for s in segments
-    ]
-    bottom = [0.0] * len(segments)
+    lefts, widths, probabilities, per_band = _bands(segments, hop, end)
+    bottom = [0.0] * len(lefts)
     for emotion in EMOTIONS:
-        heights = [s["probabilities"][emotion] for s in segments]
+        heights = [p[emotion] for p in probabilities]
         axes.bar(lefts, heights, widths, bottom=bottom, align="edge", color=COLOURS[emotion],
                  linewidth=0, label=emotion)  # fmt: skip
         bottom = [b + h for b, h in zip(bottom, heights)]
@@ -86,11 +86,13 @@ def plot_timeline(result: dict[str, Any], out: str | Path) -> Path:
     axes.set_xlim(0, end)
     axes.set_ylim(0, 1)
     axes.set_xlabel(_time_label(end))
-    axes.set_ylabel("probability")
+    axes.set_ylabel("probability" + (f" (mean of {per_band} windows)" if per_band > 1 else ""))
     if end > 600:
-        ticks = axes.get_xticks()
+        step = next((m for m in (60, 120, 300, 600, 900, 1800, 3600) if end / m <= 10), 7200)
+        ticks = [float(t) for t in range(0, int(end) + 1, step)]
         axes.set_xticks(ticks)
         axes.set_xticklabels([_clock(t) for t in ticks])
+        axes.set_xlim(0, end)
     shares = sorted(((e, s) for e, s in summary["share"].items() if s > 0), key=lambda kv: -kv[1])
     text = ", ".join(f"{e} {s * 100:.0f} %" for e, s in shares[:4])
     figure.suptitle(Path(result["file"]).name, fontsize=13, fontweight="bold", x=0.01,
@@ -111,6 +113,31 @@ def plot_timeline(result: dict[str, Any], out: str | Path) -> Path:
     figure.savefig(out)
     plt.close(figure)
     return out
+
+
+def _bands(segments: list[dict], hop: float, end: float) -> tuple[list, list, list, int]:
+    """(lefts, widths, probabilities, windows per band). Each window stands for its hop (the
+    file's last window for the rest of the file). Past ``MAX_BANDS`` windows, consecutive
+    windows are averaged in bands of equal time, so an hour stays readable; a band with no
+    analysed window stays a gap."""
+    per_band = max(1, math.ceil(len(segments) / MAX_BANDS))
+    if per_band == 1:
+        lefts = [s["start"] for s in segments]
+        widths = [
+            (s["end"] if s["end"] >= end - 1e-3 else min(s["start"] + hop, s["end"])) - s["start"]
+            for s in segments
+        ]
+        return lefts, widths, [s["probabilities"] for s in segments], 1
+    span = per_band * hop
+    groups: dict[int, list[dict]] = {}
+    for segment in segments:
+        groups.setdefault(int(segment["start"] // span), []).append(segment["probabilities"])
+    lefts, widths, probabilities = [], [], []
+    for index, members in sorted(groups.items()):
+        lefts.append(index * span)
+        widths.append(min(span, end - index * span))
+        probabilities.append({e: sum(m[e] for m in members) / len(members) for e in EMOTIONS})
+    return lefts, widths, probabilities, per_band
 
 
 def _time_label(end: float) -> str:

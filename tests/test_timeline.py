@@ -26,6 +26,7 @@ from typer.testing import CliRunner
 
 from edgemood.cli import app
 from edgemood.decode import stream_audio, timed_frames
+from edgemood.labels import EMOTIONS
 from edgemood.pipeline import Recognizer
 from edgemood.subtitles import parse_subtitles, words_between
 
@@ -285,12 +286,48 @@ def test_plot_draws_the_parts_in_their_colours(tmp_path):
     assert width >= 1200 and height >= 400
 
     def share(colour: str, columns: slice) -> float:
-        rgb = np.array([int(colour[i : i + 2], 16) / 255 for i in (1, 3, 5)])
-        return float(np.mean(np.all(np.abs(image[:, columns] - rgb) < 0.02, axis=2)))
+        return _colour_share(image, colour, columns)
 
     left, right = slice(0, width // 3), slice(width // 2, width)
     assert share(COLOURS["happy"], left) > 5 * share(COLOURS["happy"], right)
     assert share(COLOURS["sad"], right) > 5 * share(COLOURS["sad"], left)
+
+
+def _colour_share(image: np.ndarray, colour: str, columns: slice) -> float:
+    rgb = np.array([int(colour[i : i + 2], 16) / 255 for i in (1, 3, 5)])
+    return float(np.mean(np.all(np.abs(image[:, columns] - rgb) < 0.02, axis=2)))
+
+
+def test_an_hour_is_drawn_in_bands_with_its_gap(tmp_path):
+    import matplotlib.image
+
+    from edgemood.timeline_plot import COLOURS, plot_timeline
+
+    def window(start: float, emotion: str) -> dict:
+        probabilities = {e: float(e == emotion) for e in EMOTIONS}
+        return {"start": start, "end": start + 2.0, "probabilities": probabilities}
+
+    # An hour: happy for 25 minutes, nothing for 10, sad for 25 (3,000 windows).
+    segments = [window(float(t), "happy") for t in range(1500)]
+    segments += [window(float(t), "sad") for t in range(2100, 3598)]
+    summary = {"hop_s": 1.0, "window_s": 2.0, "share": {"happy": 0.5, "sad": 0.5},
+               "dominant": "happy", "analysed_s": 3000.0, "windows": 3599,
+               "skipped_windows": 599}  # fmt: skip
+    result = {"file": "hour.mp4", "duration_s": 3600.0, "segments": segments, "summary": summary}
+    image = matplotlib.image.imread(str(plot_timeline(result, tmp_path / "hour.png")))[:, :, :3]
+    width = image.shape[1]
+    # The plot area spans about 6 % to 84 % of the width: 25 min happy, 10 min gap, 25 min sad.
+    happy, gap, sad = (
+        slice(width // 10, width // 3),
+        slice(46 * width // 100, 51 * width // 100),
+        slice(3 * width // 5, 4 * width // 5),
+    )
+    assert _colour_share(image, COLOURS["happy"], happy) > 0.5
+    assert _colour_share(image, COLOURS["sad"], sad) > 0.5
+    assert (
+        _colour_share(image, COLOURS["happy"], gap) + _colour_share(image, COLOURS["sad"], gap)
+        < 0.01
+    )
 
 
 def test_plot_without_the_extra_fails_in_one_line(monkeypatch, tmp_path):
