@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import shutil
 import sys
+import urllib.error
 import urllib.request
 
 import numpy as np
@@ -361,6 +362,11 @@ def test_service_timeline_upload_and_watch_folder(tmp_path):
         cli = runner.invoke(app, ["infer", "--timeline", "--json", str(SPLICED)])
         expected = json.loads(cli.stdout)
         assert answer == {**expected, "file": SPLICED.name}
+        request.full_url = server.url("/v1/infer?timeline=maybe")
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            urllib.request.urlopen(request, timeout=60)
+        assert refused.value.code == 400
+        assert "timeline must be 1 or 0" in json.loads(refused.value.read())["error"]
         status, plain = server.upload(SPLICED.name, SPLICED.read_bytes())
         assert status == 200 and "segments" not in plain  # without ?timeline: the clip shape
 
