@@ -147,6 +147,7 @@ class _FaceWindows:
         self._rows: deque[tuple[float, np.ndarray | None]] = deque()
         self._step = 1.0 / fps
         self.exhausted = False
+        self.failure: str | None = None
         self.end_s = 0.0
         self.seconds = 0.0  # time spent in the face stage
 
@@ -154,7 +155,10 @@ class _FaceWindows:
         """(face rows of the frames in [start, end) or None when none has a face, frames seen)."""
         while not self.exhausted and (not self._rows or self._rows[-1][0] < end):
             clock = time.perf_counter()
-            item = next(self._frames, None)
+            try:
+                item = next(self._frames, None)
+            except InputError as exc:  # the audio may still be fine: the face goes missing
+                self.failure, item = f"video could not be read ({exc.reason}): face not used", None
             if item is None:
                 self.exhausted = True
             else:
@@ -322,6 +326,8 @@ class Timeline:
             index += 1
         if faces is not None:
             timings["face"] = faces.seconds
+            if faces.failure:
+                self.notes.append(faces.failure)
         if audio is not None:
             timings["audio_features"] = audio.seconds
         timings["total"] = time.perf_counter() - clock
