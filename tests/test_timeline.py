@@ -377,6 +377,7 @@ def test_service_timeline_upload_and_watch_folder(tmp_path):
         filed = json.loads(result.read_text())
         assert filed["segments"] == expected["segments"]
         assert any("talk.srt: 2 subtitle cues not used" in n for n in filed["notes"])
-        assert (server.watch / "done" / "talk.srt").exists()
+        # The result is written first, then the clip and its sidecar are filed.
+        wait_for((server.watch / "done" / "talk.srt").exists, timeout=30)
     finally:
         server.stop()
