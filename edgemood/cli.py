@@ -111,6 +111,29 @@ def infer(
     as_json: Annotated[
         bool, typer.Option("--json", help="One JSON object per line per clip, on stdout.")
     ] = False,
+    timeline: Annotated[
+        bool,
+        typer.Option(
+            "--timeline",
+            help="Follow each whole recording over time: a row per window and a summary "
+            "(--json adds 'segments' and 'summary'). Text comes from CLIP.srt/CLIP.vtt cues.",
+        ),
+    ] = False,
+    window: Annotated[
+        Optional[float],  # noqa: UP045
+        typer.Option(min=0.1, help="--timeline: window length in seconds (default 2)."),
+    ] = None,
+    hop: Annotated[
+        Optional[float],  # noqa: UP045
+        typer.Option(min=0.1, help="--timeline: seconds between window starts (default 1)."),
+    ] = None,
+    plot: Annotated[
+        Optional[Path],  # noqa: UP045
+        typer.Option(
+            help="Draw the timeline as a PNG (implies --timeline; several clips: "
+            "PLOT_STEM-CLIP_STEM.png). Needs the [plot] extra."
+        ),
+    ] = None,
     debug: Annotated[bool, typer.Option(help="Show tracebacks.")] = False,
 ) -> None:
     """Print the emotion, the sentiment and the 8 probabilities of each clip.
@@ -136,6 +159,18 @@ def infer(
     paths = _expand(clips or []) + ([(EXAMPLE_CLIP, None)] if example else [])
     if not paths:
         _fail("no clips given (pass files, or --example for the bundled one)", 2)
+    timeline = timeline or plot is not None
+    if timeline:
+        from edgemood.timeline import HOP_S, WINDOW_S
+
+        window, hop = window or WINDOW_S, hop or HOP_S
+    if timeline and hop > window:
+        _fail(f"--hop {hop:g} is longer than --window {window:g}: windows would leave gaps", 2)
+    if plot is not None:
+        from edgemood.timeline_plot import EXTRA_MESSAGE, have_plotting
+
+        if not have_plotting():
+            _fail(EXTRA_MESSAGE, 4)
     try:
         recognizer = Recognizer(
             model, backend=backend, precision=precision, threads=threads, text_encoder=text_encoder
@@ -156,6 +191,10 @@ def infer(
                 report(str(clip), error)
                 continue
             try:
+                if timeline:
+                    _timeline(recognizer, clip, (window, hop, transcript), as_json,
+                              _plot_path(plot, clip, len(paths)))  # fmt: skip
+                    continue
                 prediction = recognizer.predict(clip, transcript)
             except (EdgemoodError, OSError, MemoryError) as exc:
                 if debug:
@@ -168,6 +207,36 @@ def infer(
                 typer.echo(_format(prediction))
     if failed:
         raise typer.Exit(InputError.exit_code)
+
+
+def _plot_path(plot: Path | None, clip: Path, count: int) -> Path | None:
+    if plot is None or count == 1:
+        return plot
+    return plot.with_name(f"{plot.stem}-{clip.stem}{plot.suffix or '.png'}")
+
+
+def _timeline(recognizer, clip: Path, settings: tuple, as_json: bool, plot: Path | None) -> None:
+    """One recording through ``--timeline``: rows printed as windows are analysed."""
+    from edgemood.timeline_text import footer, header, row
+
+    window, hop, transcript = settings
+    run = recognizer.timeline(clip, window, hop, transcript)
+    last = None
+    if not as_json:
+        typer.echo(header(run))
+    for segment in run:
+        if not as_json:
+            typer.echo(row(run, segment, last))
+        last = segment
+    result = run.to_json()
+    if plot is not None:
+        from edgemood.timeline_plot import plot_timeline
+
+        plot_timeline(result, plot)
+    if as_json:
+        typer.echo(json.dumps(result, ensure_ascii=False))
+    else:
+        typer.echo(footer(run, last) + (f"\n  plot: {plot}" if plot is not None else ""))
 
 
 @app.command(short_help="Speed, memory, model sizes and accuracy on this device.")
@@ -260,6 +329,14 @@ def serve(
         Optional[Path],  # noqa: UP045
         typer.Option(help="Results folder for the watch folder (default WATCH/results)."),
     ] = None,
+    watch_timeline: Annotated[
+        bool,
+        typer.Option(
+            "--watch-timeline",
+            help="Watch folder results window by window (segments and summary, as infer "
+            "--timeline --json); CLIP.srt/CLIP.vtt dropped beside a clip give the text.",
+        ),
+    ] = False,
     model: ModelOption = None,
     backend: BackendOption = None,
     precision: PrecisionOption = None,
@@ -315,7 +392,8 @@ def serve(
     """Keep the models warm and serve a local HTTP API (and a watch folder).
 
     POST /v1/infer (multipart field 'file', or a 'path' under allowed_dirs)
-    returns the JSON of `edgemood infer --json`; GET /healthz; GET /metrics
+    returns the JSON of `edgemood infer --json` (?timeline=1: of `infer
+    --timeline --json`); GET /healthz; GET /metrics
     (Prometheus). Settings come from a TOML file; options override it. A
     non-loopback host needs a token (--token-file) or --insecure-no-auth.
     Needs the serve extra: pip install 'edgemood[serve]'.
@@ -338,7 +416,8 @@ def serve(
                    "and chown it to the service user", err=True)  # fmt: skip
         raise typer.Exit(0)
     overrides = {
-        "host": host, "port": port, "watch": watch, "output": output, "model": model,
+        "host": host, "port": port, "watch": watch, "output": output,
+        "watch_timeline": watch_timeline or None, "model": model,
         "backend": backend, "precision": precision, "threads": threads, "workers": workers,
         "max_upload_mb": max_upload_mb, "clip_timeout_s": clip_timeout_s, "log_level": log_level,
         "api_token_file": token_file, "insecure_no_auth": insecure_no_auth or None,

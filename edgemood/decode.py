@@ -9,6 +9,8 @@ costing a sixth of the face-model time of 30 fps. Skipped frames are only grabbe
 Long inputs are capped and streamed: audio decoding stops after ``MAX_SECONDS`` (the model pools
 over time anyway), frames are yielded one by one up to the same limit, and videos with frames
 over ``MAX_FRAME_PIXELS`` are not decoded at all; memory stays bounded whatever the file.
+Whole recordings (``edgemood.timeline``) are read uncapped through the same streams:
+``stream_audio`` yields decoded chunks and ``timed_frames`` frames with their times.
 """
 
 from __future__ import annotations
@@ -149,35 +151,61 @@ def decode_audio(path: str | Path, max_seconds: float = MAX_SECONDS) -> np.ndarr
     Returns:
         The samples, or None when the file has no audio track.
     """
-    import av
-    from av.audio.resampler import AudioResampler
-
     path = Path(path)
     limit = int(max_seconds * SAMPLE_RATE)
     with _open(path) as container:
         if not container.streams.audio:
             return None
-        stream = container.streams.audio[0]
-        resampler = AudioResampler(format="flt", layout="mono", rate=SAMPLE_RATE)
         chunks: list[np.ndarray] = []
         total = 0
-        try:
-            for frame in container.decode(stream):
-                for out in resampler.resample(frame):
-                    chunks.append(out.to_ndarray().reshape(-1))
-                    total += chunks[-1].size
-                if total >= limit:
-                    break
-            else:
-                for out in resampler.resample(None):
-                    chunks.append(out.to_ndarray().reshape(-1))
-        except av.error.FFmpegError as exc:
-            # A truncated file decodes up to the damage; keep what came out if there is any.
-            if not chunks:
-                raise InputError(f"{path}: audio track could not be decoded", "corrupt") from exc
+        for chunk in _audio_chunks(container, path):
+            chunks.append(chunk)
+            total += chunk.size
+            if total >= limit:
+                break
     if not chunks:
         return np.zeros(0, dtype=np.float32)
-    samples = np.concatenate(chunks)[:limit].astype(np.float32, copy=False)
+    return np.concatenate(chunks)[:limit]
+
+
+def stream_audio(path: str | Path) -> Iterator[np.ndarray]:
+    """Yield the first audio track as 16 kHz mono float32 chunks in [-1, 1] as they decode:
+    memory stays at one decoder frame however long the file (edgemood.timeline).
+
+    Args:
+        path: any file FFmpeg reads.
+    Yields:
+        1-D float32 arrays; nothing when the file has no audio track. A truncated file ends
+        where the damage starts; InputError when not even the first chunk decodes.
+    """
+    path = Path(path)
+    with _open(path) as container:
+        if container.streams.audio:
+            yield from _audio_chunks(container, path)
+
+
+def _audio_chunks(container, path: Path) -> Iterator[np.ndarray]:
+    import av
+    from av.audio.resampler import AudioResampler
+
+    stream = container.streams.audio[0]
+    resampler = AudioResampler(format="flt", layout="mono", rate=SAMPLE_RATE)
+    produced = False
+    try:
+        for frame in container.decode(stream):
+            for out in resampler.resample(frame):
+                produced = True
+                yield _clean(out.to_ndarray().reshape(-1))
+        for out in resampler.resample(None):
+            yield _clean(out.to_ndarray().reshape(-1))
+    except av.error.FFmpegError as exc:
+        # A truncated file decodes up to the damage; keep what came out if there is any.
+        if not produced:
+            raise InputError(f"{path}: audio track could not be decoded", "corrupt") from exc
+
+
+def _clean(samples: np.ndarray) -> np.ndarray:
+    samples = samples.astype(np.float32, copy=False)
     return np.nan_to_num(np.clip(samples, -1.0, 1.0), copy=False)
 
 
@@ -193,6 +221,15 @@ def read_frames(
     Yields:
         uint8 arrays [height, width, 3], shrunk to at most MAX_FRAME_SIDE on the longer side.
     """
+    for _, frame in timed_frames(path, fps, max_seconds):
+        yield frame
+
+
+def timed_frames(
+    path: str | Path, fps: float = VISUAL_FPS, max_seconds: float | None = MAX_SECONDS
+) -> Iterator[tuple[float, np.ndarray]]:
+    """As ``read_frames``, with each frame's time in seconds from the start of the video;
+    ``max_seconds=None`` reads to the end (frames are streamed one by one either way)."""
     import cv2
 
     path = Path(path)
@@ -208,12 +245,12 @@ def read_frames(
         step = native / fps
         next_pick = 0.0
         index = 0
-        last = int(max_seconds * native)
-        while index < last and capture.grab():
+        last = int(max_seconds * native) if max_seconds is not None else None
+        while (last is None or index < last) and capture.grab():
             if index + 1e-6 >= next_pick:
                 ok, frame = capture.retrieve()
                 if ok and frame is not None and frame.size:
-                    yield _shrink(frame)
+                    yield index / native, _shrink(frame)
                 next_pick += step
             index += 1
     finally:

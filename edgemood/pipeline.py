@@ -16,6 +16,7 @@ from edgemood.features import FeatureExtractor
 from edgemood.model import FusionModel
 from edgemood.prediction import Prediction
 from edgemood.text import TextEncoder, find_text_encoder, read_manifest
+from edgemood.timeline import HOP_S, WINDOW_S, Timeline
 
 EXAMPLE_CLIP = Path(__file__).parent / "assets" / "example" / "example.mp4"
 
@@ -84,3 +85,24 @@ class Recognizer:
             duration=info["duration"],
             file_duration=info["file_duration"],
         )
+
+    def timeline(
+        self,
+        path: str | Path,
+        window_s: float = WINDOW_S,
+        hop_s: float = HOP_S,
+        transcript: str | None = None,
+    ) -> Timeline:
+        """Follow a whole recording over time, window by window, in bounded memory.
+
+        Args:
+            path: a video or audio file of any length.
+            window_s: window length in seconds.
+            hop_s: seconds between window starts.
+            transcript: not used (text comes from ``CLIP.srt``/``CLIP.vtt`` cues); noted.
+        Returns:
+            A Timeline: iterate it for the Segments as they are ready, then read its
+            ``summary()`` or ``to_json()``. Iterating raises InputError for an unreadable file or
+            one with no speech or face in any window.
+        """
+        return Timeline(self, path, window_s, hop_s, transcript)

@@ -31,6 +31,8 @@ class ServiceConfig:
     # (default WATCH/results), clips end in WATCH/done or WATCH/failed.
     watch: Path | None = None
     output: Path | None = None
+    # Watch folder results window by window (segments + summary, as infer --timeline --json).
+    watch_timeline: bool = False
     # POST /v1/infer may name a file instead of uploading it, only under these folders.
     allowed_dirs: list[Path] = field(default_factory=list)
     model: Path | None = None

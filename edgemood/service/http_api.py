@@ -1,7 +1,8 @@
 """The local HTTP API of ``edgemood serve`` (Starlette on uvicorn: no hand-written HTTP).
 
 ``POST /v1/infer``: a clip as multipart field ``file``, or ``{"path": ...}`` (JSON or form field)
-naming a file under an allowed folder; answers the JSON of ``edgemood infer --json``.
+naming a file under an allowed folder; answers the JSON of ``edgemood infer --json``
+(``?timeline=1``: of ``edgemood infer --timeline --json``, with ``segments`` and ``summary``).
 ``GET /healthz``: ready or not. ``GET /metrics``: Prometheus text. With a token configured,
 every endpoint but ``/healthz`` answers 401 without ``Authorization: Bearer <token>``.
 
@@ -51,6 +52,7 @@ STATUS = {
     "internal": 500,
 }
 CHUNK = 1 << 16
+TIMELINE_VALUES = {"1": True, "true": True, "yes": True, "0": False, "false": False, "no": False}
 
 
 class _TooLarge(Exception):
@@ -72,10 +74,11 @@ class Service:
             self.metrics.observe("edgemood_stage_seconds", seconds, stage=stage)
         self.metrics.inc("edgemood_clips_processed_total", source=source, outcome="done")
 
-    def infer(self, path: Path) -> dict:
-        """Run one clip through the worker pool (blocking: call from a thread)."""
+    def infer(self, path: Path, timeline: bool = False) -> dict:
+        """Run one clip through the worker pool (blocking: call from a thread); ``timeline``:
+        the whole recording window by window (``edgemood infer --timeline --json``)."""
         clock = time.perf_counter()
-        payload = self.pool.infer(path, None, self.config.clip_timeout_s)
+        payload = self.pool.infer(path, None, self.config.clip_timeout_s, timeline)
         payload["timings"]["end_to_end"] = time.perf_counter() - clock
         return payload
 
@@ -119,6 +122,10 @@ async def infer_endpoint(request: Request) -> Response:
     if declared and declared.isdigit() and int(declared) > limit:
         return _error(service, "upload", f"upload over {service.config.max_upload_mb:g} MB",
                       "too_large", 413)  # fmt: skip
+    timeline = request.query_params.get("timeline", "0").lower()
+    if timeline not in TIMELINE_VALUES:
+        return _error(service, "request", f"timeline must be 1 or 0, not {timeline!r}",
+                      "bad_request", 400)  # fmt: skip
     content_type = request.headers.get("content-type", "")
     upload, path_field, temporary = None, None, None
     try:
@@ -149,7 +156,7 @@ async def infer_endpoint(request: Request) -> Response:
         return _error(service, "request", "send the clip as multipart field 'file' or a 'path'",
                       "bad_request", 400)  # fmt: skip
     try:
-        payload = await anyio.to_thread.run_sync(service.infer, clip)
+        payload = await anyio.to_thread.run_sync(service.infer, clip, TIMELINE_VALUES[timeline])
     except (InputError, ClipTimeout, WorkerCrashed) as exc:
         reason = getattr(exc, "reason", "internal")
         message = str(exc).replace(str(clip), name)

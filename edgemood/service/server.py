@@ -11,6 +11,7 @@ the watch folder is on finish, then stop the workers.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import os
 import signal
@@ -76,7 +77,7 @@ def run(config: ServiceConfig) -> int:
         folder = WatchFolder(
             config.watch,
             config.results_dir,
-            service.infer,
+            functools.partial(service.infer, timeline=config.watch_timeline),
             metrics,
             config.settle_s,
             config.poll_interval_s,

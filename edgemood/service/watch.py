@@ -15,9 +15,9 @@ when done. The result is written (atomically, fsynced) before the clip is moved,
 every clip left in ``processing/`` by a crash or power cut goes back to the folder, so each clip
 ends in done/ or failed/ exactly once, whatever moment the service was killed at.
 
-Sidecars (``CLIP.txt``, the transcript; ``.srt``/``.vtt`` once subtitles are read) are not clips:
-they wait in the folder for the clip of the same stem, travel with it to processing/ (where the
-transcript is read) and are filed beside it in done/ or failed/.
+Sidecars (``CLIP.txt``, the transcript; ``CLIP.srt``/``CLIP.vtt``, subtitles, read with
+``watch_timeline``) are not clips: they wait in the folder for the clip of the same stem, travel
+with it to processing/ (where they are read) and are filed beside it in done/ or failed/.
 """
 
 from __future__ import annotations

@@ -66,10 +66,13 @@ def _worker_main(conn, settings: RecognizerSettings) -> None:
     )
     while True:
         try:
-            path, transcript = conn.recv()
+            path, transcript, timeline = conn.recv()
         except (EOFError, OSError):
             return  # the service closed the pipe: stop
         try:
+            if timeline:
+                conn.send(("ok", _timeline(recognizer, path)))
+                continue
             prediction = recognizer.predict(path, transcript)
             conn.send(
                 ("ok", {"json": prediction.to_json(), "timings": prediction.timings,
@@ -79,6 +82,16 @@ def _worker_main(conn, settings: RecognizerSettings) -> None:
             conn.send(("input_error", (str(exc), exc.reason)))
         except Exception as exc:  # anything else is reported, the worker lives on
             conn.send(("input_error", (f"{path}: {type(exc).__name__}: {exc}", "internal")))
+
+
+def _timeline(recognizer, path: str) -> dict[str, Any]:
+    """A whole recording, window by window (``edgemood infer --timeline --json``)."""
+    run = recognizer.timeline(path)
+    for _ in run:
+        pass
+    result = run.to_json()
+    return {"json": result, "timings": run.timings, "duration": result["analysed_s"],
+            "notes": result["notes"]}  # fmt: skip
 
 
 class _Worker:
@@ -101,9 +114,11 @@ class _Worker:
             raise ModelError(payload)
         self.model_info: dict[str, str] = payload
 
-    def infer(self, path: str, transcript: str | None, timeout: float) -> dict[str, Any]:
+    def infer(
+        self, path: str, transcript: str | None, timeout: float, timeline: bool = False
+    ) -> dict[str, Any]:
         try:  # a worker killed from outside (OOM killer) shows up here as a broken pipe
-            self.conn.send((path, transcript))
+            self.conn.send((path, transcript, timeline))
         except (OSError, EOFError) as exc:
             raise WorkerCrashed(f"{path}: the inference worker had died; replaced") from exc
         if not self.conn.poll(timeout):
@@ -146,8 +161,11 @@ class WorkerPool:
             self._all.append(worker)
         self._idle.put(worker)
 
-    def infer(self, path: str | Path, transcript: str | None, timeout: float) -> dict[str, Any]:
-        """Prediction JSON, timings and notes for one clip.
+    def infer(
+        self, path: str | Path, transcript: str | None, timeout: float, timeline: bool = False
+    ) -> dict[str, Any]:
+        """Prediction JSON, timings and notes for one clip (``timeline``: window by window,
+        with ``segments`` and ``summary`` in the JSON).
 
         Raises:
             InputError: the clip is bad (its ``reason`` says how).
@@ -155,7 +173,7 @@ class WorkerPool:
         """
         worker = self._take()
         try:
-            return worker.infer(str(path), transcript, timeout)
+            return worker.infer(str(path), transcript, timeout, timeline)
         except (ClipTimeout, WorkerCrashed):
             self._replace(worker)
             worker = None
