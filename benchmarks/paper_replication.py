@@ -124,6 +124,7 @@ def pair(clips: list, units: dict[str, np.ndarray]) -> dict[str, list]:
 # Set in the parent before the worker processes fork, so the features are not pickled per task.
 _CLIPS: dict[str, list] = {}
 _AUGMENTED: dict[str, dict] = {}
+_SPEEDS: list[float] = []
 
 
 def _run(task: tuple[str, str, str, int, int, str]) -> tuple[str, dict]:
@@ -142,8 +143,10 @@ def _run(task: tuple[str, str, str, int, int, str]) -> tuple[str, dict]:
         return key, json.loads(path.read_text(encoding="utf-8"))
     started = time.perf_counter()
     fusion = FusionConfig(audio_encoder="frame" if encoder == "-" else encoder)
-    config = TrainConfig(epochs=epochs, seed=seed, device="cpu")
     augmented = _AUGMENTED.get(condition)
+    # The copies come from ``augmented``; the config records their speeds (none for AU only).
+    speeds = tuple(_SPEEDS) if augmented else ()
+    config = TrainConfig(epochs=epochs, seed=seed, device="cpu", speed_perturbation=speeds)
     report = evaluate(
         _CLIPS[condition],
         protocol,
@@ -220,6 +223,8 @@ def _cell(row: dict | None, metric: str) -> str:
     if row is None:
         return "–"
     value = row[metric]
+    if row["protocol"] == "random" and len(row["seeds"]) == 1:
+        return f"{value['mean']:.3f} (one split)"
     return f"{value['mean']:.3f} ± {value['std']:.3f}"
 
 
@@ -247,7 +252,8 @@ def markdown(rows: list[dict], meta: dict) -> str:
         "",
         f"Seeds {meta['seeds']} (random split: {meta['random_seeds']}), {meta['epochs']} epochs, "
         f"speed perturbation {meta['speed'] or 'none'}; {meta['clips']} clips. Speaker: mean ± "
-        "std over the 5 folds (each fold averaged over seeds); random: mean ± std over seeds.",
+        "std over the 5 folds (each fold averaged over seeds); random: mean ± std over seeds "
+        "(one split per seed; each row's seeds are in report.json).",
     ]
     per_fold = [r for r in rows if r["protocol"] == "speaker"]
     if per_fold:
@@ -260,7 +266,8 @@ def markdown(rows: list[dict], meta: dict) -> str:
             per_fold, key=lambda r: _order((r["encoder"], r["trained_on"], r["tested_with"]))
         ):
             folds = ", ".join(f"{v:.3f}" for v in r["accuracy_per_fold"])
-            what = f"{r['encoder']} / trained on {r['trained_on']} / tested with {r['tested_with']}"
+            encoder = "no audio" if r["encoder"] == "-" else f"{r['encoder']} encoder"
+            what = f"{encoder}, trained on {r['trained_on']}, tested with {r['tested_with']}"
             lines.append(f"- {what}: {folds}")
     return "\n".join(lines)
 
@@ -287,6 +294,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--protocols", default="speaker,random")
     parser.add_argument("--speed", default="", help="speed perturbation factors, e.g. 0.9,1.1")
     parser.add_argument("--cache", type=Path, default=None, help="feature cache folder")
+    parser.add_argument(
+        "--report-only", action="store_true", help="rebuild the report from OUT/runs, no training"
+    )
     parser.add_argument("--jobs", type=int, default=1, help="runs in parallel, one thread each")
     args = parser.parse_args(argv)
     try:
@@ -309,6 +319,14 @@ def main(argv: list[str] | None = None) -> int:
     if args.epochs < 1:
         print("paper_replication: --epochs must be at least 1", file=sys.stderr)
         return 2
+    runs = args.out / "runs"
+    if args.report_only:
+        records = [json.loads(p.read_text(encoding="utf-8")) for p in sorted(runs.glob("*.json"))]
+        if not records:
+            print(f"paper_replication: {runs}: no saved runs", file=sys.stderr)
+            return 1
+        write_reports(args.out, records, {"wall_seconds": None})
+        return 0
     try:
         units = load_action_units(args.ravdess / AU_CSV)
     except ValueError as exc:
@@ -328,6 +346,7 @@ def main(argv: list[str] | None = None) -> int:
     clips = load_features(clips, FeatureExtractor(), cache, "none")
     _CLIPS.update(pair(clips, units))
     if speed:
+        _SPEEDS.extend(speed)
         copies = speed_perturbed(_CLIPS["audio+au"], speed, cache)
         # Per condition, the copies carry that condition's inputs only (no AU in audio runs).
         for condition, keep_au in (("audio", False), ("audio+au", True)):
@@ -343,7 +362,6 @@ def main(argv: list[str] | None = None) -> int:
                 ]
                 for path, group in copies.items()
             }
-    runs = args.out / "runs"
     runs.mkdir(parents=True, exist_ok=True)
     # The paper's model (AU, frame encoder) first, so a cut-short run still answers the question.
     tasks = [
@@ -362,28 +380,35 @@ def main(argv: list[str] | None = None) -> int:
             results = dict(pool.imap_unordered(_run, tasks))
     else:
         results = dict(map(_run, tasks))
-    records = list(results.values())
+    wall = round(time.perf_counter() - started, 1)
+    write_reports(args.out, list(results.values()), {"wall_seconds": wall})
+    return 0
+
+
+def write_reports(out: Path, records: list[dict], meta: dict) -> None:
+    """report.json (meta, summary rows, every run) and report.md; the table also on stdout."""
     rows = summarise(records)
     meta = {
-        "seeds": seeds,
-        "random_seeds": random_seeds,
-        "epochs": args.epochs,
-        "speed": list(speed),
-        "clips": len(_CLIPS["audio"]),
-        "protocols": protocols,
-        "encoders": encoders,
+        "seeds": sorted({r["seed"] for r in records if r["protocol"] == "speaker"}),
+        "random_seeds": sorted({r["seed"] for r in records if r["protocol"] == "random"}),
+        "epochs": sorted({r["epochs"] for r in records}),
+        "speed": sorted({s for r in records for s in r["training"]["speed_perturbation"]}),
+        "clips": max(
+            sum(f["metrics"][a]["n"] for f in r["folds"])
+            for r in records
+            for a in r["folds"][0]["metrics"]
+        ),
         "paper": PAPER,
-        "wall_seconds": round(time.perf_counter() - started, 1),
+        **meta,
         "run_seconds": round(sum(r["seconds"] for r in records), 1),
     }
-    (args.out / "report.json").write_text(
+    (out / "report.json").write_text(
         json.dumps({"meta": meta, "rows": rows, "runs": records}, indent=1) + "\n",
         encoding="utf-8",
     )
     text = markdown(rows, meta)
-    (args.out / "report.md").write_text(text + "\n", encoding="utf-8")
+    (out / "report.md").write_text(text + "\n", encoding="utf-8")
     print(text)
-    return 0
 
 
 if __name__ == "__main__":
