@@ -3,7 +3,8 @@ the 35 OpenFace action units of the same takes (issue 16, point 5). A measuremen
 
     python -m benchmarks.paper_replication [--ravdess ../shared/ravdess]
         [--out benchmarks/results/paper_replication] [--seeds 0] [--epochs 40]
-        [--encoders frame,temporal] [--protocols speaker,random] [--jobs 2]
+        [--random-seeds 0,1,2] [--encoders frame,temporal] [--protocols speaker,random]
+        [--speed 0.9,1.1] [--jobs 2] [--report-only]
 
 Model: the project's ``FusionNet`` itself, not a copy. Its layers are the paper's: per modality
 a fully connected layer + ReLU into 128, concatenation, a hidden layer with ReLU and dropout,
@@ -29,7 +30,8 @@ first averaged over seeds), random: mean ± std over seeds (one split per seed).
 
 The action units come from OpenFace, which the device does not run: the figures measure what a
 face branch of this kind could buy, not the shipped product. Needs the ``[train]`` extra. Each
-finished run is saved under ``OUT/runs/`` and reused when the script is run again.
+finished run is saved under ``OUT/runs/`` and reused when the script is run again;
+``--report-only`` rebuilds ``paper_replication.json``/``.md`` from all the saved runs.
 """
 
 from __future__ import annotations
@@ -253,7 +255,7 @@ def markdown(rows: list[dict], meta: dict) -> str:
         f"Seeds {meta['seeds']} (random split: {meta['random_seeds']}), {meta['epochs']} epochs, "
         f"speed perturbation {meta['speed'] or 'none'}; {meta['clips']} clips. Speaker: mean ± "
         "std over the 5 folds (each fold averaged over seeds); random: mean ± std over seeds "
-        "(one split per seed; each row's seeds are in report.json).",
+        "(one split per seed; each row's seeds are in paper_replication.json).",
     ]
     per_fold = [r for r in rows if r["protocol"] == "speaker"]
     if per_fold:
@@ -386,7 +388,10 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def write_reports(out: Path, records: list[dict], meta: dict) -> None:
-    """report.json (meta, summary rows, every run) and report.md; the table also on stdout."""
+    """paper_replication.json (meta, summary rows, every run) and .md; the table also on stdout.
+
+    Not named report.json: `edgemood train --evaluation benchmarks/results` reads every
+    report.json below it as an `evaluate` report."""
     rows = summarise(records)
     meta = {
         "seeds": sorted({r["seed"] for r in records if r["protocol"] == "speaker"}),
@@ -402,12 +407,12 @@ def write_reports(out: Path, records: list[dict], meta: dict) -> None:
         **meta,
         "run_seconds": round(sum(r["seconds"] for r in records), 1),
     }
-    (out / "report.json").write_text(
+    (out / "paper_replication.json").write_text(
         json.dumps({"meta": meta, "rows": rows, "runs": records}, indent=1) + "\n",
         encoding="utf-8",
     )
     text = markdown(rows, meta)
-    (out / "report.md").write_text(text + "\n", encoding="utf-8")
+    (out / "paper_replication.md").write_text(text + "\n", encoding="utf-8")
     print(text)
 
 
