@@ -41,6 +41,9 @@ TRAIN_FIXTURES = frozenset(
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "train: needs the [train] extra (torch, librosa, ...)")
+    # Long service soak tests (kill -9 cycles, load): CI runs them on the newest wheels of
+    # every Python and deselects them (-m "not soak") only in the oldest-versions run.
+    config.addinivalue_line("markers", "soak: a long soak test of the service")
     if not HAVE_TRAIN and os.environ.get("EDGEMOOD_REQUIRE_TRAIN") == "1":
         raise pytest.UsageError("EDGEMOOD_REQUIRE_TRAIN=1 but torch is not installed")
 

@@ -120,6 +120,7 @@ def test_fuzz_decoding_and_features(tmp_path, face_clip, source, cuts):
         assert array is None or bool((abs(array) < 1e6).all())
 
 
+@pytest.mark.soak
 def test_kill_9_never_loses_a_clip(tmp_path):
     """Clips dropped into the watch folder while the service is killed -9 at random moments and
     restarted: every clip ends in done/ or failed/ exactly once, with its result."""
@@ -188,6 +189,7 @@ def test_full_output_disk_is_an_error_not_silence(tmp_path):
         server.stop()
 
 
+@pytest.mark.soak
 def test_memory_does_not_grow_under_concurrent_load(tmp_path):
     import concurrent.futures
 
