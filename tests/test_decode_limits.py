@@ -59,7 +59,7 @@ def test_cover_art_is_not_a_video(tmp_path):
         sound.layout = "mono"
         cover = out.add_stream("mjpeg", rate=1)
         cover.width, cover.height, cover.pix_fmt = 64, 64, "yuvj420p"
-        cover.disposition = av.stream.Disposition.attached_pic
+        cover.disposition = av.stream.Disposition.attached_pic.value  # PyAV 15 takes only an int
         picture = av.VideoFrame.from_ndarray(np.zeros((64, 64, 3), np.uint8), format="rgb24")
         for packet in [*cover.encode(picture), *cover.encode()]:
             out.mux(packet)
