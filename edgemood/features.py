@@ -53,7 +53,9 @@ class FeatureExtractor:
         self.visual_fps = visual_fps
         self._landmarker = None
 
-    def _face(self):
+    def landmarker(self):
+        """The face landmarker, loaded on first use (a clip without video never loads it); shared
+        by whole-clip features and the timeline."""
         if self._landmarker is None:
             from edgemood.face import FaceLandmarker
 
@@ -136,7 +138,7 @@ class FeatureExtractor:
         from edgemood.visual_features import visual_features
 
         clock = time.perf_counter()
-        landmarker = self._face()
+        landmarker = self.landmarker()
         landmarker.reset()
         try:
             rows, seen = visual_features(read_frames(path, self.visual_fps), landmarker)

@@ -242,7 +242,7 @@ class Timeline:
                     "face not used"
                 )
             else:
-                landmarker = recognizer.features._face()
+                landmarker = recognizer.features.landmarker()
                 landmarker.reset()
                 fps = recognizer.features.visual_fps
                 faces = _FaceWindows(timed_frames(self.path, fps, None), landmarker, fps)
