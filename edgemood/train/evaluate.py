@@ -75,7 +75,8 @@ def ablations(trained: dict[str, bool]) -> dict[str, dict[str, bool]]:
 
 
 def _predict(net: FusionNet, clips: Sequence[Clip], keep: dict[str, bool], device) -> np.ndarray:
-    arrays = batch_arrays(clips, {m: net.config.trained[m] and keep[m] for m in MODALITIES})
+    keep = {m: net.config.trained[m] and keep[m] for m in MODALITIES}
+    arrays = batch_arrays(clips, keep, net.config)
     return predict_arrays(net, arrays, device)
 
 

@@ -16,6 +16,7 @@ from edgemood.progress import Progress
 from edgemood.train.data import Clip
 from edgemood.train.fusion import FusionConfig, FusionNet
 from edgemood.train.model_dir import AUDIO_MAX_FRAMES, VISUAL_MAX_FRAMES
+from edgemood.train.pairing import Partners
 
 
 @dataclass
@@ -50,9 +51,13 @@ def pick_device(name: str) -> torch.device:
     return torch.device(name)
 
 
-def batch_arrays(clips: Sequence[Clip], trained: dict[str, bool]) -> dict[str, np.ndarray]:
-    """Pad clips into arrays; lengths up to the longest clip (at most the export maximum)."""
+def batch_arrays(
+    clips: Sequence[Clip], trained: dict[str, bool], dims: FusionConfig | None = None
+) -> dict[str, np.ndarray]:
+    """Pad clips into arrays; lengths up to the longest clip (at most the export maximum).
+    ``dims``: the model's input widths (default: FusionConfig's, 35-d faces and 768-d text)."""
     n = len(clips)
+    dims = dims or FusionConfig()
 
     def frames(modality: str, cap: int, dim: int) -> tuple[np.ndarray, np.ndarray]:
         seqs = [getattr(c.inputs, modality) for c in clips]
@@ -69,9 +74,9 @@ def batch_arrays(clips: Sequence[Clip], trained: dict[str, bool]) -> dict[str, n
                 mask[i, : len(seq)] = 1.0
         return data, mask
 
-    audio, audio_mask = frames("audio", AUDIO_MAX_FRAMES, 74)
-    visual, visual_mask = frames("visual", VISUAL_MAX_FRAMES, 35)
-    text = np.zeros((n, 768), np.float32)
+    audio, audio_mask = frames("audio", AUDIO_MAX_FRAMES, dims.audio_dim)
+    visual, visual_mask = frames("visual", VISUAL_MAX_FRAMES, dims.visual_dim)
+    text = np.zeros((n, dims.text_dim), np.float32)
     for i, clip in enumerate(clips):
         if clip.inputs.text is not None and trained["text"]:
             text[i] = clip.inputs.text
@@ -160,6 +165,7 @@ def train_model(
     log=None,
     label: str = "",
     stream=None,
+    partners: Partners | None = None,
 ) -> tuple[FusionNet, dict]:
     """Train the fusion model.
 
@@ -171,6 +177,8 @@ def train_model(
         log: callable(str) for other lines (default: stderr).
         label: put before the progress lines (e.g. "fold 2/5 ").
         stream: where per-epoch progress goes (default: stderr).
+        partners: faces and sentences from other data sets, paired with the voices anew every
+            epoch (``edgemood.train.pairing``); their branches are then trained too.
     Returns:
         (model on the CPU, best weights restored; history dict).
     """
@@ -183,10 +191,18 @@ def train_model(
     device = pick_device(config.device)
 
     fusion.trained = trained_modalities(train)
+    if partners is not None:
+        if partners.faces is not None:
+            fusion.trained["visual"], fusion.visual_dim = True, partners.visual_dim
+        if partners.texts is not None:
+            fusion.trained["text"], fusion.text_dim = True, partners.text_dim
     net = FusionNet(fusion)
-    arrays = batch_arrays(train, fusion.trained)
+    arrays = batch_arrays(train, fusion.trained, fusion)
     labels = np.array([c.label for c in train])
     _normalise(net, arrays)
+    if partners is not None and partners.faces is not None:
+        faces = torch.from_numpy(partners.faces.features)
+        net.set_normalisation("visual", faces.mean(0), faces.std(0))
     # Noise is scaled to each feature's spread, so standardised noise of config.noise.
     stats = {}
     for modality in ("audio", "visual"):
@@ -196,12 +212,13 @@ def train_model(
             if encoder is not None
             else (torch.zeros(1), torch.ones(1))
         )
-    val_arrays = batch_arrays(val, fusion.trained) if val else None
+    val_arrays = batch_arrays(val, fusion.trained, fusion) if val else None
     val_labels = np.array([c.label for c in val]) if val else None
 
     net.to(device)
     optimiser = torch.optim.AdamW(net.parameters(), lr=config.lr, weight_decay=config.weight_decay)
-    steps_per_epoch = math.ceil(len(train) / config.batch_size)
+    epoch_parts = _epoch_parts(arrays, labels, partners, rng)
+    steps_per_epoch = len(_batches(epoch_parts, config.batch_size, rng))
     schedule = torch.optim.lr_scheduler.OneCycleLR(
         optimiser, max_lr=config.lr, total_steps=config.epochs * steps_per_epoch
     )
@@ -213,14 +230,15 @@ def train_model(
     log(f"{label}training on {describe_device(device)}")
     for epoch in range(1, config.epochs + 1):
         net.train()
-        order = rng.permutation(len(train))
-        total = 0.0
-        for start in range(0, len(order), config.batch_size):
-            index = order[start : start + config.batch_size]
-            batch = {k: torch.from_numpy(v[index]) for k, v in arrays.items()}
+        if epoch > 1:
+            epoch_parts = _epoch_parts(arrays, labels, partners, rng)
+        total, seen = 0.0, 0
+        for part, index in _batches(epoch_parts, config.batch_size, rng):
+            part_arrays, part_labels = epoch_parts[part]
+            batch = _trimmed({k: torch.from_numpy(v[index]) for k, v in part_arrays.items()})
             _augment(batch, config, gen, stats)
             feed = {k: v.to(device) for k, v in batch.items()}
-            target = torch.from_numpy(labels[index]).to(device)
+            target = torch.from_numpy(part_labels[index]).to(device)
             fused = net.fuse(**feed)
             if config.mixup:
                 weight = float(rng.beta(config.mixup, config.mixup))
@@ -236,7 +254,8 @@ def train_model(
             optimiser.step()
             schedule.step()
             total += loss.item() * len(index)
-        record = {"epoch": epoch, "train_loss": total / len(train)}
+            seen += len(index)
+        record = {"epoch": epoch, "train_loss": total / seen}
         if val_arrays is not None:
             probs = predict_arrays(net, val_arrays, device)
             val_loss = float(-np.log(probs[np.arange(len(probs)), val_labels] + 1e-9).mean())
@@ -265,6 +284,40 @@ def train_model(
         "history": history,
         "device": describe_device(device),
     }
+
+
+def _epoch_parts(
+    arrays: dict[str, np.ndarray],
+    labels: np.ndarray,
+    partners: Partners | None,
+    rng: np.random.Generator,
+) -> list[tuple[dict[str, np.ndarray], np.ndarray]]:
+    """This epoch's training samples as parts of (arrays, labels)."""
+    return partners.epoch(arrays, labels, rng) if partners is not None else [(arrays, labels)]
+
+
+def _batches(
+    parts: list[tuple[dict[str, np.ndarray], np.ndarray]], size: int, rng: np.random.Generator
+) -> list[tuple[int, np.ndarray]]:
+    """(part, sample indices) batches: each part shuffled and cut into batches, then the batches
+    of all parts shuffled together (a batch never mixes parts of different lengths)."""
+    batches = []
+    for part, (_, labels) in enumerate(parts):
+        order = rng.permutation(len(labels))
+        batches += [(part, order[i : i + size]) for i in range(0, len(order), size)]
+    return [batches[i] for i in rng.permutation(len(batches))]
+
+
+def _trimmed(batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """Cut frames past the batch's longest real sequence (to a multiple of 4: the temporal audio
+    encoder halves the frame count twice)."""
+    for modality in ("audio", "visual"):
+        mask = batch[f"{modality}_mask"]
+        real = int(mask.sum(1).max().item()) if mask.numel() else 0
+        length = min(max(4, -(-real // 4) * 4), mask.shape[1])
+        batch[modality] = batch[modality][:, :length]
+        batch[f"{modality}_mask"] = mask[:, :length]
+    return batch
 
 
 def _epoch_info(record: dict) -> str:

@@ -1,0 +1,163 @@
+"""Fusion from unpaired data: RAVDESS voices, faces from face sets and sentences from text
+corpora, put together into training samples anew every epoch.
+
+No data set here holds a voice, a face and words of the same moment. The fusion model still has
+to learn (a) any single modality alone and (b) how modalities that co-occur combine. So each
+epoch:
+
+- every RAVDESS clip (label e) gets, each with its own chance, a face of label e and a sentence;
+  the sentence is of label e, or, with ``neutral_text`` chance, a neutral one whatever e is: most
+  spoken words carry no emotion (RAVDESS's own two statements are neutral), and a neutral
+  sentence must not drag a clear voice to "neutral";
+- calm has no faces and no sentences (no face set or corpus labels it): a calm clip gets a
+  neutral face or sentence, as a calm face reads as neutral; only the voice tells them apart;
+- single-modality samples (a face alone, a sentence alone) keep each branch answering alone.
+
+The model's modality dropout (``TrainConfig.modality_dropout``) then hides modalities at random
+on top, so every subset is seen. Partners are drawn from the training parts of the pools only.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import numpy as np
+
+from edgemood.labels import EMOTIONS
+from edgemood.train.pools import Pool
+
+NEUTRAL = EMOTIONS.index("neutral")
+CALM = EMOTIONS.index("calm")
+
+
+@dataclass
+class PairingConfig:
+    face_rate: float = 0.5  # chance a voice gets a face partner in an epoch
+    text_rate: float = 0.5  # chance a voice gets a sentence partner
+    neutral_text: float = 0.5  # share of sentence partners that are neutral, whatever the voice
+    # Single-modality samples per epoch, as a share of the voice samples (each kind).
+    face_alone: float = 0.5
+    text_alone: float = 0.5
+    # Pair faces/sentences with voices of the same label; False: presence mask only (voices
+    # stay alone, each modality is learned from its own samples; measured against pairs).
+    pairs: bool = True
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def partner_label(label: int) -> int:
+    """The face or sentence label a voice of ``label`` is paired with (calm -> neutral)."""
+    return NEUTRAL if label == CALM else label
+
+
+class Partners:
+    """Draws faces and sentences for voices, and single-modality samples, epoch by epoch."""
+
+    def __init__(
+        self, faces: Pool | None, texts: Pool | None, config: PairingConfig | None = None
+    ) -> None:
+        """
+        Args:
+            faces: per-image visual features (one frame each) with labels; None: no face branch.
+            texts: sentence vectors with labels; None: no text branch.
+            config: rates.
+        """
+        self.faces, self.texts = faces, texts
+        self.config = config or PairingConfig()
+        self._by_label = {
+            name: _index_by_label(pool) for name, pool in (("visual", faces), ("text", texts))
+        }
+
+    @property
+    def visual_dim(self) -> int | None:
+        return self.faces.features.shape[1] if self.faces is not None else None
+
+    @property
+    def text_dim(self) -> int | None:
+        return self.texts.features.shape[1] if self.texts is not None else None
+
+    def _draw(self, modality: str, labels: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        """Pool indices of one random sample of each label in ``labels`` (-1 where the pool has
+        none of that label)."""
+        index = np.full(len(labels), -1)
+        for label, members in self._by_label[modality].items():
+            where = np.flatnonzero(labels == label)
+            if len(where):
+                index[where] = rng.choice(members, len(where))
+        return index
+
+    def epoch(
+        self, arrays: dict[str, np.ndarray], labels: np.ndarray, rng: np.random.Generator
+    ) -> list[tuple[dict[str, np.ndarray], np.ndarray]]:
+        """One epoch's training samples.
+
+        Args:
+            arrays: the voices' padded arrays (``fit.batch_arrays``; no visual or text).
+            labels: their labels.
+            rng: the training run's generator.
+        Returns:
+            Parts of (arrays, labels): first the voices with this epoch's partners, then the
+            faces alone and the sentences alone (short arrays: batched apart from the voices, so
+            they never pay for padding to a voice's length).
+        """
+        c = self.config
+        n = len(labels)
+        voices = {k: v.copy() for k, v in arrays.items()}
+        parts = [(voices, labels)]
+        for modality, pool, rate, alone_share in (
+            ("visual", self.faces, c.face_rate, c.face_alone),
+            ("text", self.texts, c.text_rate, c.text_alone),
+        ):
+            if pool is None:
+                continue
+            if c.pairs:
+                wanted = np.array([partner_label(int(x)) for x in labels])
+                if modality == "text":
+                    wanted = np.where(rng.random(n) < c.neutral_text, NEUTRAL, wanted)
+                chosen = self._draw(modality, wanted, rng)
+                chosen[rng.random(n) >= rate] = -1
+                _put(voices, modality, pool, chosen)
+            count = round(n * alone_share)
+            if count:
+                picks = rng.integers(0, len(pool), count)
+                single = _empty_like(arrays, count)
+                _put(single, modality, pool, picks)
+                parts.append((single, pool.labels[picks]))
+        return parts
+
+
+def _index_by_label(pool: Pool | None) -> dict[int, np.ndarray]:
+    if pool is None:
+        return {}
+    return {int(label): np.flatnonzero(pool.labels == label) for label in np.unique(pool.labels)}
+
+
+def _empty_like(arrays: dict[str, np.ndarray], count: int) -> dict[str, np.ndarray]:
+    """Arrays for ``count`` samples with no modality (4 frames: the shortest a batch is cut to)."""
+    return {
+        "audio": np.zeros((count, 4, arrays["audio"].shape[2]), np.float32),
+        "audio_mask": np.zeros((count, 4), np.float32),
+        "visual": np.zeros(
+            (count, arrays["visual"].shape[1], arrays["visual"].shape[2]), np.float32
+        ),
+        "visual_mask": np.zeros((count, arrays["visual"].shape[1]), np.float32),
+        "text": np.zeros((count, arrays["text"].shape[1]), np.float32),
+        "present": np.zeros((count, 3), np.float32),
+    }
+
+
+def _put(arrays: dict[str, np.ndarray], modality: str, pool: Pool, chosen: np.ndarray) -> None:
+    """Write pool samples ``chosen`` (-1: none) into ``arrays`` in place, as one face frame or
+    one sentence vector, and mark the modality present."""
+    rows = np.flatnonzero(chosen >= 0)
+    features = pool.features[chosen[rows]]
+    if modality == "visual":
+        arrays["visual"][rows] = 0.0
+        arrays["visual"][rows, 0] = features
+        arrays["visual_mask"][rows] = 0.0
+        arrays["visual_mask"][rows, 0] = 1.0
+        arrays["present"][rows, 1] = 1.0
+    else:
+        arrays["text"][rows] = features
+        arrays["present"][rows, 2] = 1.0
