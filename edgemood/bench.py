@@ -146,19 +146,27 @@ def cold_start(clip: Path, config: BenchConfig) -> dict:
 
 
 def _face_stage(clips: list[Path], config: BenchConfig) -> dict | None:
-    """Time the face stage alone (frame decoding + detection/landmarks + 35 features)."""
+    """Time the face stage alone with every visual feature there is, whatever the model uses:
+    frame decoding + detection/landmarks + 35 geometry features + face crop and expression CNN.
+    ``expression_ms_per_face`` is the crop + CNN part alone, per frame with a face."""
+    from edgemood.visual_features import ALL_VISUAL_FEATURES
+
     videos = [c for c in clips if probe(c).has_video]
     if not videos:
         return None
     extractor = FeatureExtractor(
-        use={"audio": False, "visual": True, "text": False}, threads=config.threads
+        use={"audio": False, "visual": True, "text": False},
+        threads=config.threads,
+        visual_features=ALL_VISUAL_FEATURES,
     )
-    seconds, frames, with_face = [], 0, 0
+    seconds, frames, with_face, expression_s = [], 0, 0, 0.0
     for clip in videos:
         for _ in range(config.warmup):
             extractor(clip)
         for _ in range(config.runs):
+            before = extractor.frame_features().cnn_seconds
             inputs, info = extractor(clip)
+            expression_s += extractor.frame_features().cnn_seconds - before
             seconds.append(info["timings"]["face"])
             frames += info["face_frames"]
             with_face += 0 if inputs.visual is None else len(inputs.visual)
@@ -168,14 +176,16 @@ def _face_stage(clips: list[Path], config: BenchConfig) -> dict | None:
         "frames_per_clip": frames // max(len(seconds), 1),
         "frames_with_face": round(with_face / max(frames, 1), 3),
         "fps": round(frames / total, 1) if total else None,
+        "expression_ms_per_face": round(1000 * expression_s / with_face, 3) if with_face else None,
     }
 
 
 def _sizes(recognizer: Recognizer) -> dict[str, int]:
     from edgemood.face import DETECTOR, LANDMARKS, MODEL_DIR
+    from edgemood.face_expression import EXPRESSION_MODEL
 
     sizes = {f"fusion ({recognizer.model.file.name})": recognizer.model.file.stat().st_size}
-    for name in (DETECTOR, LANDMARKS):
+    for name in (DETECTOR, LANDMARKS, EXPRESSION_MODEL):
         sizes[f"face ({name})"] = (MODEL_DIR / name).stat().st_size
     encoder = recognizer.features.text_encoder
     if encoder is not None:
@@ -344,7 +354,8 @@ def format_table(result: dict) -> str:
         note = "" if result["modalities_used"]["visual"] else " (not used by this model)"
         lines.append(
             f"face stage alone{note}: {face['median_ms']:.2f} ms per clip, "
-            f"{face['frames_per_clip']} frames, {face['fps']} frames/s"
+            f"{face['frames_per_clip']} frames, {face['fps']} frames/s; of which face crop + "
+            f"expression CNN {face['expression_ms_per_face']} ms per face"
         )
     lines.append(
         f"model load: {result['model_load_s']:.3f} s; peak RSS: {result['peak_rss_mb']} MB"

@@ -7,6 +7,7 @@ training (asked for all of them), so both see exactly the same features.
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -24,6 +25,7 @@ from edgemood.errors import InputError
 from edgemood.labels import MODALITIES
 from edgemood.model import ModelInputs
 from edgemood.text import TextEncoder, resolve_transcript
+from edgemood.visual_features import VISUAL_FEATURES
 
 # A track whose loudest sample stays under -60 dBFS is silence: no voice to read emotion from.
 # (Peak, not RMS: the quietest RAVDESS takes have an RMS of -64 dBFS but peaks near -42 dBFS.)
@@ -39,6 +41,7 @@ class FeatureExtractor:
         threads: int = 1,
         text_encoder: TextEncoder | None = None,
         visual_fps: float = VISUAL_FPS,
+        visual_features: Sequence[str] = VISUAL_FEATURES,
     ) -> None:
         """
         Args:
@@ -46,12 +49,16 @@ class FeatureExtractor:
             threads: threads for the face models.
             text_encoder: a loaded text encoder; without one the text slot stays missing.
             visual_fps: face frames sampled per second of video.
+            visual_features: the per-frame visual features, by name, as a model card lists them
+                (default: the 35 geometry features).
         """
         self.use = dict.fromkeys(MODALITIES, True) if use is None else dict(use)
         self.threads = threads
         self.text_encoder = text_encoder
         self.visual_fps = visual_fps
+        self.visual_features = tuple(visual_features)
         self._landmarker = None
+        self._frame_features = None
 
     def landmarker(self):
         """The face landmarker, loaded on first use (a clip without video never loads it); shared
@@ -61,6 +68,15 @@ class FeatureExtractor:
 
             self._landmarker = FaceLandmarker(threads=self.threads)
         return self._landmarker
+
+    def frame_features(self):
+        """The per-frame visual features (a FrameFeatures over ``visual_features``), loaded on
+        first use; shared by whole-clip features and the timeline."""
+        if self._frame_features is None:
+            from edgemood.visual_features import FrameFeatures
+
+            self._frame_features = FrameFeatures(self.visual_features, threads=self.threads)
+        return self._frame_features
 
     def __call__(self, path: str | Path, transcript: str | None = None) -> tuple[ModelInputs, dict]:
         """Decode a clip and compute its features.
@@ -141,7 +157,8 @@ class FeatureExtractor:
         landmarker = self.landmarker()
         landmarker.reset()
         try:
-            rows, seen = visual_features(read_frames(path, self.visual_fps), landmarker)
+            frames = read_frames(path, self.visual_fps)
+            rows, seen = visual_features(frames, landmarker, self.frame_features())
         except InputError as exc:  # the audio may still be fine: report the face as missing
             notes.append(f"video could not be read ({exc.reason}): face not used")
             return 0

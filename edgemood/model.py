@@ -8,8 +8,9 @@ Model directory layout::
     fusion.onnx     FP32 ONNX (always present); other precisions/runtimes are listed in the card
 
 Graph interface (same for every precision and runtime): inputs ``audio`` [B, TA, 74], ``audio_mask``
-[B, TA], ``visual`` [B, TV, 35], ``visual_mask`` [B, TV], ``text`` [B, 768], ``present`` [B, 3]
-(audio, visual, text); output ``probabilities`` [B, 8] in ``EMOTIONS`` order.
+[B, TA], ``visual`` [B, TV, V], ``visual_mask`` [B, TV], ``text`` [B, 768], ``present`` [B, 3]
+(audio, visual, text); output ``probabilities`` [B, 8] in ``EMOTIONS`` order. V is the length of
+the card's ``visual_features`` (35 geometry features on older cards; see edgemood.visual_features).
 """
 
 from __future__ import annotations
@@ -38,7 +39,7 @@ class ModelInputs:
     """Per-clip features before padding; None marks a missing modality."""
 
     audio: np.ndarray | None = None  # [frames, 74]
-    visual: np.ndarray | None = None  # [frames, 35]
+    visual: np.ndarray | None = None  # [frames, len(card visual_features)]
     text: np.ndarray | None = None  # [768]
 
 
@@ -156,12 +157,19 @@ class FusionModel:
 
     def _check_features(self) -> None:
         from edgemood.audio_features import AUDIO_FEATURES
-        from edgemood.visual_features import VISUAL_FEATURES
+        from edgemood.visual_features import ALL_VISUAL_FEATURES
 
         if tuple(self.card["audio_features"]) != AUDIO_FEATURES:
             raise ModelError(f"{self.directory}: model was trained on other audio features")
-        if tuple(self.card["visual_features"]) != VISUAL_FEATURES:
+        names = tuple(self.card["visual_features"])
+        if not names or len(set(names)) != len(names) or set(names) - set(ALL_VISUAL_FEATURES):
             raise ModelError(f"{self.directory}: model was trained on other visual features")
+        width = self.backend.input_shape("visual")[-1]
+        if width is not None and width != len(names):
+            raise ModelError(
+                f"{self.file}: visual input has {width} features, its card names {len(names)}"
+            )
+        self.visual_features = names
 
     def usable(self, inputs: ModelInputs) -> dict[str, bool]:
         """Which modalities this model will actually use for these inputs."""
@@ -176,7 +184,7 @@ class FusionModel:
         feed = {
             "audio": np.zeros((n, self.audio_frames, 74), np.float32),
             "audio_mask": np.zeros((n, self.audio_frames), np.float32),
-            "visual": np.zeros((n, self.visual_frames, 35), np.float32),
+            "visual": np.zeros((n, self.visual_frames, len(self.visual_features)), np.float32),
             "visual_mask": np.zeros((n, self.visual_frames), np.float32),
             "text": np.zeros((n, self.text_dim), np.float32),
             "present": np.zeros((n, len(MODALITIES)), np.float32),

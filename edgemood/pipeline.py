@@ -54,7 +54,11 @@ class Recognizer:
             read_manifest(directory)  # a wrong path fails here too, not only with a text model
             self.notes.append("text branch not trained in this model: text encoder not used")
         self.features = FeatureExtractor(
-            use=self.model.trained, threads=threads, text_encoder=encoder, visual_fps=visual_fps
+            use=self.model.trained,
+            threads=threads,
+            text_encoder=encoder,
+            visual_fps=visual_fps,
+            visual_features=self.model.visual_features,
         )
 
     def predict(self, path: str | Path, transcript: str | None = None) -> Prediction:

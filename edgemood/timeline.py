@@ -138,12 +138,12 @@ class _FaceWindows:
     """Sampled frames, cut into windows: each frame's landmarks are computed once, as it comes,
     and only the face rows of the current window are kept."""
 
-    def __init__(self, frames: Iterator[tuple[float, np.ndarray]], landmarker, fps: float) -> None:
-        from edgemood.visual_features import face_features
-
+    def __init__(
+        self, frames: Iterator[tuple[float, np.ndarray]], landmarker, features, fps: float
+    ) -> None:
         self._frames = frames
         self._landmarker = landmarker
-        self._face_features = face_features
+        self._face_features = features  # a FrameFeatures: (frame, landmarks) -> row
         self._rows: deque[tuple[float, np.ndarray | None]] = deque()
         self._step = 1.0 / fps
         self.exhausted = False
@@ -164,7 +164,7 @@ class _FaceWindows:
             else:
                 stamp, frame = item
                 landmarks = self._landmarker(frame)
-                row = None if landmarks is None else self._face_features(landmarks)
+                row = None if landmarks is None else self._face_features(frame, landmarks)
                 self._rows.append((stamp, row))
                 self.end_s = stamp + self._step
             self.seconds += time.perf_counter() - clock
@@ -245,7 +245,9 @@ class Timeline:
                 landmarker = recognizer.features.landmarker()
                 landmarker.reset()
                 fps = recognizer.features.visual_fps
-                faces = _FaceWindows(timed_frames(self.path, fps, None), landmarker, fps)
+                features = recognizer.features.frame_features()
+                frames = timed_frames(self.path, fps, None)
+                faces = _FaceWindows(frames, landmarker, features, fps)
         elif info.has_video:
             notes.append("visual branch not trained in this model: face not used")
         if faces is None:

@@ -1,4 +1,7 @@
-"""Visual features, 35 per frame: facial expression geometry from the 468 face landmarks.
+"""Visual features per frame: facial expression geometry from the 468 face landmarks (35), and the
+expression CNN's 7 log-probabilities (``edgemood.face_expression``). A model card's
+``visual_features`` names the set (and order) its model was trained on; ``FrameFeatures`` computes
+exactly that set, so one function serves the device and training.
 
 Every distance is measured in the face's own frame (rotated so the eye line is horizontal, so a
 tilted head reads the same) and divided by the distance between the outer eye corners, so neither
@@ -22,9 +25,12 @@ roll.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
+import time
+from collections.abc import Iterable, Sequence
 
 import numpy as np
+
+from edgemood.face_expression import CNN_FEATURES
 
 VISUAL_FEATURES: tuple[str, ...] = (
     "eye_open_right",
@@ -63,6 +69,9 @@ VISUAL_FEATURES: tuple[str, ...] = (
     "head_pitch",
     "head_roll",
 )
+# Every per-frame visual feature there is: the geometry, then the CNN's log-probabilities. Face-set
+# pools store all of them; a model uses the subset its card names.
+ALL_VISUAL_FEATURES: tuple[str, ...] = VISUAL_FEATURES + CNN_FEATURES
 
 
 def face_features(landmarks: np.ndarray) -> np.ndarray:
@@ -145,22 +154,67 @@ def face_features(landmarks: np.ndarray) -> np.ndarray:
     return np.nan_to_num(np.asarray(values, dtype=np.float32), nan=0.0, posinf=0.0, neginf=0.0)
 
 
-def visual_features(frames: Iterable[np.ndarray], landmarker) -> tuple[np.ndarray, int]:
+class FrameFeatures:
+    """The named per-frame features of one face: geometry, CNN log-probabilities, or both.
+
+    The CNN is loaded only when a CNN feature is asked for (an old 35-geometry card never loads
+    it). ``cnn_seconds`` adds up the time spent in the CNN stage (crop + CNN), for the bench.
+    """
+
+    def __init__(self, names: Sequence[str] = VISUAL_FEATURES, threads: int = 1) -> None:
+        """
+        Args:
+            names: feature names, each from ALL_VISUAL_FEATURES, in the order wanted.
+            threads: LiteRT threads for the CNN.
+        Raises:
+            ValueError: an unknown or repeated name.
+        """
+        self.names = tuple(names)
+        unknown = [n for n in self.names if n not in ALL_VISUAL_FEATURES]
+        if unknown or len(set(self.names)) != len(self.names) or not self.names:
+            what = f"unknown {', '.join(unknown)}" if unknown else "repeated or empty names"
+            raise ValueError(f"visual features: {what}")
+        self._columns = np.array([ALL_VISUAL_FEATURES.index(n) for n in self.names])
+        self._geometry = any(n in VISUAL_FEATURES for n in self.names)
+        self._cnn = None
+        if any(n in CNN_FEATURES for n in self.names):
+            from edgemood.face_expression import ExpressionCNN
+
+            self._cnn = ExpressionCNN(threads=threads)
+        self.cnn_seconds = 0.0
+
+    def __call__(self, frame_bgr: np.ndarray, landmarks: np.ndarray) -> np.ndarray:
+        """float32 [len(names)] for one frame and the landmarks of its face."""
+        full = np.zeros(len(ALL_VISUAL_FEATURES), np.float32)
+        if self._geometry:
+            full[: len(VISUAL_FEATURES)] = face_features(landmarks)
+        if self._cnn is not None:
+            clock = time.perf_counter()
+            full[len(VISUAL_FEATURES) :] = self._cnn(frame_bgr, landmarks)
+            self.cnn_seconds += time.perf_counter() - clock
+        return full[self._columns]
+
+
+def visual_features(
+    frames: Iterable[np.ndarray], landmarker, features: FrameFeatures | None = None
+) -> tuple[np.ndarray, int]:
     """Features of every frame in which a face is found.
 
     Args:
         frames: BGR images (e.g. edgemood.decode.read_frames).
         landmarker: a FaceLandmarker (or any callable frame -> [468, 3] | None).
+        features: which features per face (default: the 35 geometry features).
     Returns:
-        ([faces, 35] float32, frames seen). A frame without a face is skipped and counted: no
-        face is a normal event, not an error.
+        ([faces, len(features.names)] float32, frames seen). A frame without a face is skipped
+        and counted: no face is a normal event, not an error.
     """
+    features = features if features is not None else FrameFeatures()
     rows, seen = [], 0
     for frame in frames:
         seen += 1
         landmarks = landmarker(frame)
         if landmarks is not None:
-            rows.append(face_features(landmarks))
+            rows.append(features(frame, landmarks))
     if not rows:
-        return np.zeros((0, len(VISUAL_FEATURES)), np.float32), seen
+        return np.zeros((0, len(features.names)), np.float32), seen
     return np.stack(rows), seen

@@ -44,16 +44,19 @@ class NamedOutput(torch.nn.Module):
         return {OUTPUT_NAME: probabilities}
 
 
-def sample_kwargs() -> dict[str, torch.Tensor]:
-    """Batch-1 inputs by name (litert-torch names the signature's inputs after them)."""
-    return dict(zip(INPUT_NAMES, example_inputs(batch=1)))
+def sample_kwargs(net: FusionNet | None = None) -> dict[str, torch.Tensor]:
+    """Batch-1 inputs by name (litert-torch names the signature's inputs after them), shaped for
+    ``net``'s visual features (default: the 35 geometry features)."""
+    if net is None:
+        return dict(zip(INPUT_NAMES, example_inputs(batch=1)))
+    return dict(zip(INPUT_NAMES, example_inputs(batch=1, visual_dim=net.config.visual_dim)))
 
 
 def export_tflite(net: FusionNet, path: Path) -> Path:
     """Convert to FP32 TFLite with litert-torch."""
     import litert_torch
 
-    model = litert_torch.convert(NamedOutput(net).eval(), sample_kwargs=sample_kwargs())
+    model = litert_torch.convert(NamedOutput(net).eval(), sample_kwargs=sample_kwargs(net))
     model.export(str(path))
     return shorten_tensor_names(path)
 

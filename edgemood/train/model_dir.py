@@ -6,6 +6,7 @@ import datetime as _dt
 import json
 import os
 import tempfile
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -36,12 +37,14 @@ LICENCE = (
 )
 
 
-def example_inputs(batch: int = 1) -> tuple[torch.Tensor, ...]:
+def example_inputs(
+    batch: int = 1, visual_dim: int = len(VISUAL_FEATURES)
+) -> tuple[torch.Tensor, ...]:
     """Zero inputs with the graph's fixed shapes (for export and shape checks)."""
     return (
         torch.zeros(batch, AUDIO_MAX_FRAMES, len(AUDIO_FEATURES)),
         torch.zeros(batch, AUDIO_MAX_FRAMES),
-        torch.zeros(batch, VISUAL_MAX_FRAMES, len(VISUAL_FEATURES)),
+        torch.zeros(batch, VISUAL_MAX_FRAMES, visual_dim),
         torch.zeros(batch, VISUAL_MAX_FRAMES),
         torch.zeros(batch, 768),
         torch.zeros(batch, 3),
@@ -55,7 +58,7 @@ def export_onnx(net: FusionNet, path: Path) -> Path:
     dynamic = {name: {0: "batch"} for name in (*INPUT_NAMES, OUTPUT_NAME)}
     torch.onnx.export(
         net,
-        example_inputs(),
+        example_inputs(visual_dim=net.config.visual_dim),
         str(path),
         input_names=list(INPUT_NAMES),
         output_names=[OUTPUT_NAME],
@@ -86,16 +89,27 @@ def write_card(directory: Path, card: dict[str, Any]) -> None:
     os.replace(tmp, directory / CARD_NAME)
 
 
-def write_model_dir(net: FusionNet, directory: Path, extra: dict[str, Any] | None = None) -> Path:
+def write_model_dir(
+    net: FusionNet,
+    directory: Path,
+    extra: dict[str, Any] | None = None,
+    visual_features: Sequence[str] = VISUAL_FEATURES,
+) -> Path:
     """Save checkpoint, FP32 ONNX and card into ``directory``.
 
     Args:
         net: the trained model (normalisation baked in).
         directory: created if needed.
         extra: card fields to add (training data, protocol, metrics, ...).
+        visual_features: the per-frame visual features the model was trained on, by name (from
+            edgemood.visual_features.ALL_VISUAL_FEATURES); one per ``net.config.visual_dim``.
     Returns:
         The directory.
     """
+    if len(visual_features) != net.config.visual_dim:
+        raise ValueError(
+            f"{len(visual_features)} visual feature names for visual_dim {net.config.visual_dim}"
+        )
     directory.mkdir(parents=True, exist_ok=True)
     torch.save(
         {"config": net.config.to_dict(), "weights": net.state_dict()}, directory / CHECKPOINT
@@ -107,7 +121,7 @@ def write_model_dir(net: FusionNet, directory: Path, extra: dict[str, Any] | Non
         "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
         "emotions": list(EMOTIONS),
         "audio_features": list(AUDIO_FEATURES),
-        "visual_features": list(VISUAL_FEATURES),
+        "visual_features": list(visual_features),
         "text_dim": net.config.text_dim,
         "audio_max_frames": AUDIO_MAX_FRAMES,
         "visual_max_frames": VISUAL_MAX_FRAMES,

@@ -1,0 +1,178 @@
+"""Face branch, visual features alone (issue 16): ``python -m benchmarks.face_features``.
+
+Reads the face-set pools that ``python -m edgemood.train.face_sets`` writes (default
+``~/.cache/edgemood/pools/{fer2013,jaffe,ck48}.npz``) and measures:
+
+- the expression CNN alone (argmax of its 7 classes, mapped to edgemood emotions);
+- a visual-only classifier (standardise + multinomial logistic regression, class-balanced) for
+  each per-frame feature set: (a) the 35 geometry features, (b) the 7 CNN log-probabilities,
+  (c) both, trained on FER2013 train (which the CNN was trained on) or on FER2013 test (which
+  it never trained on), tested on JAFFE and CK+48 (never seen by either) and on the other FER2013
+  split;
+- the per-frame cost of the CNN stage (face crop + CNN) and, for scale, of the landmarker, on a
+  real face photo (the astronaut, scikit-image, NASA).
+
+Macro-F1 averages over the classes the test set has. Writes ``benchmarks/results/face_features/
+face_features.{json,md}``. Needs scikit-learn (a benchmark dependency, not edgemood's).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import time
+from pathlib import Path
+
+import numpy as np
+
+from edgemood.labels import EMOTIONS
+from edgemood.train.face_sets import default_pool_dir
+from edgemood.train.pools import Pool, load_pool
+
+OUT = Path(__file__).parent / "results" / "face_features"
+FEATURE_SETS = {
+    "a: geometry (35)": slice(0, 35),
+    "b: CNN (7)": slice(35, 42),
+    "c: both (42)": slice(0, 42),
+}
+CNN_ORDER = ("angry", "disgust", "fearful", "happy", "sad", "surprised", "neutral")
+
+
+def scores(labels: np.ndarray, predicted: np.ndarray) -> dict:
+    """Accuracy and macro-F1 over the classes present in ``labels``."""
+    from sklearn.metrics import f1_score
+
+    present = sorted(set(labels.tolist()))
+    return {
+        "n": len(labels),
+        "accuracy": round(float(np.mean(labels == predicted)), 3),
+        "macro_f1": round(float(f1_score(labels, predicted, labels=present, average="macro")), 3),
+    }
+
+
+def cnn_alone(pool: Pool) -> dict:
+    """The CNN's own answer: argmax of its 7 log-probabilities, as an edgemood emotion."""
+    to_emotion = np.array([EMOTIONS.index(e) for e in CNN_ORDER])
+    return scores(pool.labels, to_emotion[np.argmax(pool.features[:, 35:42], axis=1)])
+
+
+def classifier(train: Pool, columns: slice):
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    model = make_pipeline(
+        StandardScaler(), LogisticRegression(max_iter=2000, class_weight="balanced", C=1.0)
+    )
+    return model.fit(train.features[:, columns], train.labels)
+
+
+def cnn_cost(frames: int = 300) -> dict:
+    """Milliseconds per frame: landmarks (tracking), geometry, crop + CNN, on one real face."""
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
+    from media import face_image
+
+    from edgemood.face import FaceLandmarker
+    from edgemood.face_expression import ExpressionCNN, align_face
+    from edgemood.visual_features import face_features
+
+    image = face_image("astronaut")
+    landmarker, cnn = FaceLandmarker(threads=1), ExpressionCNN(threads=1)
+    stages: dict[str, list[float]] = {"landmarks": [], "geometry": [], "crop": [], "cnn": []}
+    for i in range(frames + 20):
+        clock = time.perf_counter()
+        points = landmarker(image)
+        t1 = time.perf_counter()
+        face_features(points)
+        t2 = time.perf_counter()
+        crop = align_face(image, points)
+        t3 = time.perf_counter()
+        cnn.probabilities(crop)
+        t4 = time.perf_counter()
+        if i >= 20:  # warm-up
+            for name, seconds in zip(stages, (t1 - clock, t2 - t1, t3 - t2, t4 - t3)):
+                stages[name].append(seconds * 1000)
+    return {
+        name: {
+            "median_ms": round(statistics.median(v), 3),
+            "p95_ms": round(float(np.percentile(v, 95)), 3),
+        }
+        for name, v in stages.items()
+    } | {"frames": frames, "image": f"astronaut {image.shape[1]}x{image.shape[0]}"}
+
+
+def run(pools: Path) -> dict:
+    fer = load_pool(pools / "fer2013.npz")
+    tests = {"jaffe": load_pool(pools / "jaffe.npz"), "ck48": load_pool(pools / "ck48.npz")}
+    fer_train = fer.subset(fer.split == "train")
+    fer_test = fer.subset(fer.split == "test")
+    result: dict = {
+        "pools": {
+            name: {k: p.meta[k] for k in ("images", "faces", "dropped_no_face", "detection_rate")}
+            for name, p in {"fer2013": fer, **tests}.items()
+        },
+        "cnn_alone": {
+            "fer2013 train (trained on)": cnn_alone(fer_train),
+            "fer2013 test (its validation)": cnn_alone(fer_test),
+            **{name: cnn_alone(p) for name, p in tests.items()},
+        },
+        "classifier": {},
+    }
+    for train_name, train, other_name, other in (
+        ("fer2013 train", fer_train, "fer2013 test", fer_test),
+        ("fer2013 test", fer_test, "fer2013 train", fer_train),
+    ):
+        for set_name, columns in FEATURE_SETS.items():
+            model = classifier(train, columns)
+            row = {
+                name: scores(p.labels, model.predict(p.features[:, columns]))
+                for name, p in {**tests, other_name: other}.items()
+            }
+            result["classifier"][f"{set_name}, trained on {train_name}"] = row
+            print(f"{set_name}, trained on {train_name}: {row}", flush=True)
+    result["cost"] = cnn_cost()
+    return result
+
+
+def markdown(result: dict) -> str:
+    lines = [
+        "| what | JAFFE acc | JAFFE macro-F1 | CK+48 acc | CK+48 macro-F1 "
+        "| other FER2013 split: acc | macro-F1 |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    cnn = result["cnn_alone"]
+    fer_test = cnn["fer2013 test (its validation)"]
+    lines.append(
+        f"| CNN alone (argmax) | {cnn['jaffe']['accuracy']} | {cnn['jaffe']['macro_f1']} | "
+        f"{cnn['ck48']['accuracy']} | {cnn['ck48']['macro_f1']} | test: {fer_test['accuracy']} | "
+        f"{fer_test['macro_f1']} |"
+    )
+    for name, row in result["classifier"].items():
+        other = row.get("fer2013 test") or row.get("fer2013 train")
+        which = "test" if "fer2013 test" in row else "train"
+        lines.append(
+            f"| LR {name} | {row['jaffe']['accuracy']} | {row['jaffe']['macro_f1']} | "
+            f"{row['ck48']['accuracy']} | {row['ck48']['macro_f1']} | {which}: "
+            f"{other['accuracy']} | {other['macro_f1']} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--pools", type=Path, default=None, help="pool folder")
+    args = parser.parse_args()
+    result = run(args.pools or default_pool_dir())
+    OUT.mkdir(parents=True, exist_ok=True)
+    (OUT / "face_features.json").write_text(json.dumps(result, indent=1) + "\n")
+    (OUT / "face_features.md").write_text(markdown(result))
+    print(markdown(result))
+    print(json.dumps(result["cnn_alone"], indent=1))
+    print(json.dumps(result["cost"], indent=1))
+
+
+if __name__ == "__main__":
+    main()
