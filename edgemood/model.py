@@ -8,8 +8,10 @@ Model directory layout::
     fusion.onnx     FP32 ONNX (always present); other precisions/runtimes are listed in the card
 
 Graph interface (same for every precision and runtime): inputs ``audio`` [B, TA, 74], ``audio_mask``
-[B, TA], ``visual`` [B, TV, 35], ``visual_mask`` [B, TV], ``text`` [B, 768], ``present`` [B, 3]
-(audio, visual, text); output ``probabilities`` [B, 8] in ``EMOTIONS`` order.
+[B, TA], ``visual`` [B, TV, 35], ``visual_mask`` [B, TV], ``text`` [B, D], ``present`` [B, 3]
+(audio, visual, text); output ``probabilities`` [B, 8] in ``EMOTIONS`` order. D is the card's
+``text_dim``: the width of the encoder the text branch was trained with (768 DistilBERT, 384
+MiniLM).
 """
 
 from __future__ import annotations
@@ -39,7 +41,7 @@ class ModelInputs:
 
     audio: np.ndarray | None = None  # [frames, 74]
     visual: np.ndarray | None = None  # [frames, 35]
-    text: np.ndarray | None = None  # [768]
+    text: np.ndarray | None = None  # [text_dim]: the text encoder's width
 
 
 def read_card(directory: Path) -> dict[str, Any]:

@@ -44,16 +44,18 @@ class NamedOutput(torch.nn.Module):
         return {OUTPUT_NAME: probabilities}
 
 
-def sample_kwargs() -> dict[str, torch.Tensor]:
-    """Batch-1 inputs by name (litert-torch names the signature's inputs after them)."""
-    return dict(zip(INPUT_NAMES, example_inputs(batch=1)))
+def sample_kwargs(text_dim: int = 768) -> dict[str, torch.Tensor]:
+    """Batch-1 inputs by name (litert-torch names the signature's inputs after them);
+    ``text_dim``: the model's text encoder width."""
+    return dict(zip(INPUT_NAMES, example_inputs(batch=1, text_dim=text_dim)))
 
 
 def export_tflite(net: FusionNet, path: Path) -> Path:
     """Convert to FP32 TFLite with litert-torch."""
     import litert_torch
 
-    model = litert_torch.convert(NamedOutput(net).eval(), sample_kwargs=sample_kwargs())
+    kwargs = sample_kwargs(net.config.text_dim)
+    model = litert_torch.convert(NamedOutput(net).eval(), sample_kwargs=kwargs)
     model.export(str(path))
     return shorten_tensor_names(path)
 

@@ -69,7 +69,7 @@ def quantize_tflite(
     from torchao.quantization.pt2e import move_exported_model_to_eval
     from torchao.quantization.pt2e.quantize_pt2e import convert_pt2e, prepare_pt2e
 
-    kwargs = sample_kwargs()
+    kwargs = sample_kwargs(net.config.text_dim)
     graph = torch.export.export(NamedOutput(net).eval(), (), kwargs).module()
     quantizer = _quantizer(net, all_layers)
     graph = prepare_pt2e(graph, quantizer)

@@ -73,6 +73,13 @@ def train(
     from edgemood.train.model_dir import write_model_dir
 
     clips = prepare(data, cache, text_encoder, threads)
+    # The card names the encoder (and its width) the text branch reads: the device refuses
+    # another one in one line instead of feeding the branch vectors it never saw.
+    text_record = None
+    if text_encoder:
+        from edgemood.text import encoder_record
+
+        text_record = encoder_record(_text_encoder_dir(text_encoder, cache))
     actors = sorted({c.actor for c in clips})
     val_actors = validation_actors(actors, config.seed) if validation else set()
     train_clips = [c for c in clips if c.actor not in val_actors]
@@ -97,7 +104,7 @@ def train(
             "config": config.to_dict(),
             # What --device auto (or the device asked for) resolved to on the training machine.
             "device": history["device"],
-            "text_encoder": text_encoder,
+            "text_encoder": text_record,
         },
     }
     if evaluation is not None:

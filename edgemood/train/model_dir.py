@@ -36,14 +36,15 @@ LICENCE = (
 )
 
 
-def example_inputs(batch: int = 1) -> tuple[torch.Tensor, ...]:
-    """Zero inputs with the graph's fixed shapes (for export and shape checks)."""
+def example_inputs(batch: int = 1, text_dim: int = 768) -> tuple[torch.Tensor, ...]:
+    """Zero inputs with the graph's fixed shapes (for export and shape checks); ``text_dim``
+    is the width of the model's text encoder (``FusionConfig.text_dim``)."""
     return (
         torch.zeros(batch, AUDIO_MAX_FRAMES, len(AUDIO_FEATURES)),
         torch.zeros(batch, AUDIO_MAX_FRAMES),
         torch.zeros(batch, VISUAL_MAX_FRAMES, len(VISUAL_FEATURES)),
         torch.zeros(batch, VISUAL_MAX_FRAMES),
-        torch.zeros(batch, 768),
+        torch.zeros(batch, text_dim),
         torch.zeros(batch, 3),
     )
 
@@ -55,7 +56,7 @@ def export_onnx(net: FusionNet, path: Path) -> Path:
     dynamic = {name: {0: "batch"} for name in (*INPUT_NAMES, OUTPUT_NAME)}
     torch.onnx.export(
         net,
-        example_inputs(),
+        example_inputs(text_dim=net.config.text_dim),
         str(path),
         input_names=list(INPUT_NAMES),
         output_names=[OUTPUT_NAME],
