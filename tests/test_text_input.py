@@ -347,3 +347,80 @@ def test_bench_reports_the_text_stage_and_the_encoder(text_model, encoder_dir):
     assert encoder["loaded"] and encoder["dim"] == 64 and encoder["load_s"] > 0
     assert encoder["memory_mb"] is not None
     assert f"text encoder: {encoder['name']} (64-d): loaded" in format_table(result)
+
+
+# The service: HTTP and the watch folder -------------------------------------------------------
+
+
+def test_a_lone_txt_in_the_watch_folder_waits_for_its_clip_then_is_text_only(tmp_path):
+    from edgemood.service.watch import WatchFolder
+
+    processed = []
+
+    def infer(path: Path) -> dict:
+        processed.append(path.name)
+        return {"json": {"file": str(path), "emotion": "calm"}, "timings": {}}
+
+    inbox = tmp_path / "inbox"
+    watch = WatchFolder(inbox, tmp_path / "results", infer, settle_s=1.0, text_alone_s=10.0)
+    (inbox / "paired.txt").write_text("dogs are sitting by the door")
+    (inbox / ".paired.flac.part").write_bytes(b"being written")  # its clip, on its way
+    (inbox / "alone.txt").write_text("kids are talking by the door")
+    assert watch.ready(0.0) == []
+    assert watch.ready(5.0) == []  # settled, but a lone .txt waits text_alone_s more
+    assert [p.name for p in watch.ready(11.5)] == ["alone.txt"]
+    assert watch.process(inbox / "alone.txt") == "done"
+    assert processed == ["alone.txt"]
+    assert (inbox / "done" / "alone.txt").read_text() == "kids are talking by the door"
+    assert (tmp_path / "results" / "alone.txt.json").is_file()
+    assert (inbox / "paired.txt").exists()  # still waiting: a file of its stem is being written
+
+
+@pytest.fixture(scope="module")
+def text_server(tmp_path_factory, text_model, encoder_dir):
+    from service import Server
+
+    tmp = tmp_path_factory.mktemp("text_serve")
+    server = Server(tmp, model=str(text_model), text_encoder=str(encoder_dir), settle_s=0.3,
+                    text_alone_s=0.5)  # fmt: skip
+    yield server
+    if server.process.poll() is None:
+        server.stop()
+
+
+def test_http_takes_a_txt_as_a_text_only_input(text_server, text_model, encoder_dir):
+    said = "i can t believe it"
+    status, reply = text_server.upload("said.txt", said.encode())
+    assert status == 200, reply
+    assert reply["file"] == "said.txt" and reply["text_source"] == "text_file"
+    assert reply["modalities"] == {"audio": False, "visual": False, "text": True}
+    cli = runner.invoke(app, ["infer", "--json", "-m", str(text_model), "--text-encoder",
+                              str(encoder_dir), "--transcript", said, str(HAPPY)])  # fmt: skip
+    assert _lines(cli.stdout)[0]["text_source"] == "transcript"
+    inside = text_server.allowed / "said.txt"
+    inside.write_text(said)
+    status, by_path = text_server.post(json.dumps({"path": str(inside)}).encode(),
+                                       "application/json")  # fmt: skip
+    assert status == 200 and by_path["probabilities"] == reply["probabilities"]
+    status, empty = text_server.upload("empty.txt", b"")
+    assert status == 422 and empty["error"] == (
+        "no usable audio, face or text (empty.txt: empty: no words to use)"
+    )
+
+
+def test_the_watch_folder_reads_sidecars_and_lone_text_files(text_server):
+    from service import wait_for
+
+    inbox = text_server.watch
+    (inbox / "alone.txt").write_text("kids are talking by the door")
+    (inbox / "voice.txt").write_text("dogs are sitting by the door")
+    shutil.copy(HAPPY, inbox / "voice.flac")
+    results = inbox / "results"
+    wait_for(lambda: (results / "alone.txt.json").is_file() and (results / "voice.flac.json")
+             .is_file())  # fmt: skip
+    alone = json.loads((results / "alone.txt.json").read_text())
+    voice = json.loads((results / "voice.flac.json").read_text())
+    assert alone["text_source"] == "text_file" and alone["modalities"]["text"]
+    assert voice["text_source"] == "sidecar_txt"
+    assert voice["modalities"] == {"audio": True, "visual": False, "text": True}
+    assert (inbox / "done" / "voice.txt").is_file() and not (results / "voice.txt.json").exists()
