@@ -598,7 +598,7 @@ def evaluate(
     _need_train_extra()
     if protocol not in ("speaker", "random"):
         _fail(f"unknown protocol {protocol!r} (speaker or random)", 2)
-    from edgemood.train.commands import prepare
+    from edgemood.train.commands import prepare, text_encoder_record, with_text_width
     from edgemood.train.evaluate import evaluate as run
     from edgemood.train.evaluate import markdown_report, write_report
 
@@ -607,6 +607,7 @@ def evaluate(
 
     cache = cache or _default_cache()
     clips = prepare(data, cache, text_encoder, threads)
+    fusion = with_text_width(fusion, text_encoder_record(text_encoder, cache))
     report = run(
         clips,
         protocol,
