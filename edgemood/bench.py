@@ -29,6 +29,7 @@ from edgemood.metrics import classification_report
 from edgemood.pipeline import Recognizer
 from edgemood.progress import Progress
 from edgemood.ravdess import parse_name
+from edgemood.transcript import is_text_file
 
 STAGES = ("decode", "audio_features", "face", "text", "fusion")
 
@@ -147,7 +148,7 @@ def cold_start(clip: Path, config: BenchConfig) -> dict:
 
 def _face_stage(clips: list[Path], config: BenchConfig) -> dict | None:
     """Time the face stage alone (frame decoding + detection/landmarks + 35 features)."""
-    videos = [c for c in clips if probe(c).has_video]
+    videos = [c for c in clips if not is_text_file(c) and probe(c).has_video]
     if not videos:
         return None
     extractor = FeatureExtractor(

@@ -349,6 +349,17 @@ def test_bench_reports_the_text_stage_and_the_encoder(text_model, encoder_dir):
     assert f"text encoder: {encoder['name']} (64-d): loaded" in format_table(result)
 
 
+def test_bench_times_a_text_file(text_model, encoder_dir, tmp_path):
+    from edgemood.bench import BenchConfig, run_bench
+
+    said = tmp_path / "said.txt"
+    said.write_text("so happy")
+    config = BenchConfig(runs=2, warmup=0, cold_runs=0, model=text_model, text_encoder=encoder_dir)
+    result = run_bench([said], config, cold=False, log=lambda line: None)
+    assert result["failed"] == [] and result["stages"]["text"]["n"] == 2
+    assert result["face_stage"] is None and result["modalities_used"]["text"]
+
+
 # The service: HTTP and the watch folder -------------------------------------------------------
 
 
