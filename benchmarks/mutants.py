@@ -37,6 +37,8 @@ WATCH_TESTS = ["tests/test_watch_names.py", "tests/test_watch_ready.py",
                "tests/test_serve.py::test_watch_folder_files_every_clip_once"]  # fmt: skip
 INT8_TESTS = ["tests/test_int8_recipe.py", "tests/test_export_quantize.py"]
 HTTP_TESTS = ["tests/test_http_bad_input.py"]
+TEXT_TESTS = ["tests/test_text_input.py"]
+TR, TX = "edgemood/transcript.py", "edgemood/text.py"
 
 
 @dataclass(frozen=True)
@@ -144,7 +146,7 @@ MUTANTS = [
     # --- watch folder ---
     _m("W1", WA, "        return folder / candidate", "        return folder / name",
        WATCH_TESTS, "_free_name returns the name unchanged (issue 19)"),
-    _m("W2", WA, "elif now - seen[2] >= self.settle_s:", "elif now - seen[2] >= 0:",
+    _m("W2", WA, "elif now - seen[2] >= settle:", "elif now - seen[2] >= 0:",
        WATCH_TESTS, "no settle time"),
     _m("W3", WA, "name.lower().endswith(PARTIAL_SUFFIXES + SIDECAR_SUFFIXES)",
        "name.lower().endswith(SIDECAR_SUFFIXES)", WATCH_TESTS, ".part files picked up"),
@@ -154,6 +156,19 @@ MUTANTS = [
        "folders = (folder,)", WATCH_TESTS, "done/ and failed/ names not shared"),
     _m("W6", WA, 'result = {**payload["json"], "file": original}', 'result = {**payload["json"]}',
        WATCH_TESTS, "result names the processing/ path"),
+    # --- text input (issue 15) ---
+    _m("T1", TR, "    if sidecar.is_file():", "    if sidecar.is_file() and False:", TEXT_TESTS,
+       "CLIP.txt skipped"),
+    _m("T2", TR, "return words_between(cues, 0.0, span_s)", "return words_between(cues, 0.0, 1e9)",
+       TEXT_TESTS, "subtitle cues past the analysed span read"),
+    _m("T3", TX, 'record["name"] == encoder_name(manifest) and dim == width',
+       "dim == width", TEXT_TESTS, "encoder identity not checked"),
+    _m("T4", TX, "self.encoder: TextEncoder | None = None",
+       "self.encoder: TextEncoder | None = TextEncoder(self.directory, threads=threads)",
+       TEXT_TESTS, "text encoder loaded eagerly"),
+    _m("T5", WA, 'return not any(other != name and other.lstrip(".").startswith(stem)',
+       'return True or not any(other != name and other.lstrip(".").startswith(stem)',
+       TEXT_TESTS, "a CLIP.txt whose clip is on its way taken as text-only"),
     # --- the INT8 recipe ---
     Mutant("Q1", "quantize/fusion_onnx.py",
            (("per_channel=True,", "per_channel=False,"),

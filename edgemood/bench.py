@@ -29,6 +29,7 @@ from edgemood.metrics import classification_report
 from edgemood.pipeline import Recognizer
 from edgemood.progress import Progress
 from edgemood.ravdess import parse_name
+from edgemood.transcript import is_text_file
 
 STAGES = ("decode", "audio_features", "face", "text", "fusion")
 
@@ -151,7 +152,7 @@ def _face_stage(clips: list[Path], config: BenchConfig) -> dict | None:
     ``expression_ms_per_face`` is the crop + CNN part alone, per frame with a face."""
     from edgemood.visual_features import ALL_VISUAL_FEATURES
 
-    videos = [c for c in clips if probe(c).has_video]
+    videos = [c for c in clips if not is_text_file(c) and probe(c).has_video]
     if not videos:
         return None
     extractor = FeatureExtractor(
@@ -191,6 +192,25 @@ def _sizes(recognizer: Recognizer) -> dict[str, int]:
     if encoder is not None:
         sizes[f"text ({encoder.model_file.name})"] = encoder.model_file.stat().st_size
     return sizes
+
+
+def _text_encoder(recognizer: Recognizer) -> dict | None:
+    """The text encoder of a model with a text branch: which one, and what loading it cost (it
+    is loaded on the first clip with words; ``loaded`` false: no clip had any). Its per-clip
+    latency (tokenize + encode) is the "text" stage."""
+    if not recognizer.model.trained["text"]:
+        return None
+    encoder = recognizer.features.text_encoder
+    if encoder is None:
+        return {"name": None, "why_none": recognizer.features.no_encoder}
+    return {
+        "name": encoder.name,
+        "dim": encoder.dim,
+        "directory": str(encoder.directory),
+        "loaded": encoder.loaded,
+        "load_s": None if encoder.load_s is None else round(encoder.load_s, 3),
+        "memory_mb": encoder.memory_mb,
+    }
 
 
 def _recognizer(config: BenchConfig) -> Recognizer:
@@ -257,6 +277,7 @@ def run_bench(
         "end_to_end": _summary(end_to_end),
         "rtf": round(float(np.median(rtf)), 4) if rtf else None,
         "face_stage": _face_stage(measured, config),
+        "text_encoder": _text_encoder(recognizer),
         "sizes_bytes": _sizes(recognizer),
     }
     result["peak_rss_mb"] = peak_rss_mb()
@@ -357,6 +378,7 @@ def format_table(result: dict) -> str:
             f"{face['frames_per_clip']} frames, {face['fps']} frames/s; of which face crop + "
             f"expression CNN {face['expression_ms_per_face']} ms per face"
         )
+    lines += _text_encoder_lines(result.get("text_encoder"))
     lines.append(
         f"model load: {result['model_load_s']:.3f} s; peak RSS: {result['peak_rss_mb']} MB"
     )
@@ -374,6 +396,23 @@ def format_table(result: dict) -> str:
     if accuracy:
         lines += ["", *_accuracy_lines(accuracy)]
     return "\n".join(lines)
+
+
+def _text_encoder_lines(text: dict | None) -> list[str]:
+    if text is None:
+        return []
+    if text["name"] is None:
+        return [f"text encoder: none ({text['why_none']}): text stage not measured"]
+    if not text["loaded"]:
+        return [
+            f"text encoder: {text['name']} ({text['dim']}-d), not loaded: no clip had words "
+            "(--transcript, CLIP.txt, CLIP.srt/.vtt, a RAVDESS name): text stage not measured"
+        ]
+    memory = "?" if text["memory_mb"] is None else f"{text['memory_mb']:+.1f} MB resident"
+    return [
+        f"text encoder: {text['name']} ({text['dim']}-d): loaded on the first clip with words in "
+        f"{text['load_s']:.3f} s, {memory}; per clip: the text stage above"
+    ]
 
 
 def _accuracy_lines(accuracy: dict) -> list[str]:

@@ -39,7 +39,10 @@ PrecisionOption = Annotated[
 ThreadsOption = Annotated[int, typer.Option(min=1, help="Threads per runtime session.")]
 TextEncoderOption = Annotated[
     Optional[Path],  # noqa: UP045
-    typer.Option(help="Directory of an exported text encoder (or $EDGEMOOD_TEXT_ENCODER)."),
+    typer.Option(
+        help="Directory of an exported text encoder (else $EDGEMOOD_TEXT_ENCODER, else the "
+        "bundled one for a model with a text branch)."
+    ),
 ]
 
 
@@ -92,7 +95,8 @@ def infer(
         Optional[list[str]],  # noqa: UP045
         typer.Argument(
             help="Video or audio files, folders (searched recursively for media files) or "
-            "patterns such as '*.m4a' (expanded here when quoted).",
+            "patterns such as '*.m4a' (expanded here when quoted). A .txt file is a text-only "
+            "input: its content is the words.",
             show_default=False,
         ),
     ] = None,
@@ -106,7 +110,10 @@ def infer(
     text_encoder: TextEncoderOption = None,
     transcript: Annotated[
         Optional[str],  # noqa: UP045
-        typer.Option(help="The spoken words (else CLIP.txt beside the clip, or the RAVDESS name)."),
+        typer.Option(
+            help="The spoken words (else, in order: CLIP.txt beside the clip, the CLIP.srt/.vtt "
+            "cues of the analysed span, the RAVDESS name). JSON 'text_source' says which."
+        ),
     ] = None,
     as_json: Annotated[
         bool, typer.Option("--json", help="One JSON object per line per clip, on stdout.")
@@ -452,8 +459,9 @@ TrainTextOption = Annotated[
     Optional[str],  # noqa: UP045
     typer.Option(
         "--text-encoder",
-        help="DistilBERT hub name or local directory (exported with Optimum), or an exported "
-        "edgemood text encoder; without it the text branch is not trained.",
+        help="Text encoder: a hub name (distilbert-base-uncased) or local directory, exported "
+        "with Optimum, or an exported edgemood text encoder; its name and width go into the "
+        "model card. Without it the text branch is not trained.",
     ),
 ]
 DeviceOption = Annotated[str, typer.Option(help="auto (CUDA when present), cpu or cuda.")]
@@ -590,7 +598,7 @@ def evaluate(
     _need_train_extra()
     if protocol not in ("speaker", "random"):
         _fail(f"unknown protocol {protocol!r} (speaker or random)", 2)
-    from edgemood.train.commands import prepare
+    from edgemood.train.commands import prepare, text_encoder_record, with_text_width
     from edgemood.train.evaluate import evaluate as run
     from edgemood.train.evaluate import markdown_report, write_report
 
@@ -599,6 +607,7 @@ def evaluate(
 
     cache = cache or _default_cache()
     clips = prepare(data, cache, text_encoder, threads)
+    fusion = with_text_width(fusion, text_encoder_record(text_encoder, cache))
     report = run(
         clips,
         protocol,

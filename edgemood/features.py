@@ -7,7 +7,7 @@ training (asked for all of them), so both see exactly the same features.
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -24,7 +24,7 @@ from edgemood.decode import (
 from edgemood.errors import InputError
 from edgemood.labels import MODALITIES
 from edgemood.model import ModelInputs
-from edgemood.text import TextEncoder, resolve_transcript
+from edgemood.transcript import GIVEN, Words, find_words, is_text_file, text_file_words
 from edgemood.visual_features import VISUAL_FEATURES
 
 # A track whose loudest sample stays under -60 dBFS is silence: no voice to read emotion from.
@@ -39,24 +39,28 @@ class FeatureExtractor:
         self,
         use: dict[str, bool] | None = None,
         threads: int = 1,
-        text_encoder: TextEncoder | None = None,
+        text_encoder: Callable[[str], np.ndarray] | None = None,
         visual_fps: float = VISUAL_FPS,
         visual_features: Sequence[str] = VISUAL_FEATURES,
+        no_encoder: str = "no text encoder installed",
     ) -> None:
         """
         Args:
             use: modality -> whether to compute it (default: all).
             threads: threads for the face models.
-            text_encoder: a loaded text encoder; without one the text slot stays missing.
+            text_encoder: a text encoder (``TextEncoder``, or a ``LazyTextEncoder`` that loads
+                on the first clip with words); without one the text slot stays missing.
             visual_fps: face frames sampled per second of video.
             visual_features: the per-frame visual features, by name, as a model card lists them
                 (default: the 35 geometry features).
+            no_encoder: why there is no text encoder, for the note of a clip with words.
         """
         self.use = dict.fromkeys(MODALITIES, True) if use is None else dict(use)
         self.threads = threads
         self.text_encoder = text_encoder
         self.visual_fps = visual_fps
         self.visual_features = tuple(visual_features)
+        self.no_encoder = no_encoder
         self._landmarker = None
         self._frame_features = None
 
@@ -82,17 +86,23 @@ class FeatureExtractor:
         """Decode a clip and compute its features.
 
         Args:
-            path: a video or audio file.
-            transcript: the spoken words, if known (else sidecar .txt or RAVDESS name).
+            path: a video or audio file; a ``.txt`` file is a text-only input (its content is
+                the words, nothing is decoded).
+            transcript: the spoken words, if known (else, in order: sidecar CLIP.txt, the
+                CLIP.srt/CLIP.vtt cues of the analysed span, the RAVDESS name;
+                ``edgemood.transcript``).
         Returns:
             (inputs, info): info holds 'notes' (why a modality is missing, what was cut),
             'timings' (seconds per stage), 'duration' (seconds analysed), 'file_duration'
-            (seconds in the file, None when the container does not say) and 'face_frames'
-            (frames the face stage looked at).
+            (seconds in the file, None when the container does not say), 'face_frames'
+            (frames the face stage looked at) and 'text_source' (where the words the text slot
+            holds came from, None when it holds none).
         Raises:
             InputError: the file is missing, unreadable, or holds no audio or video stream.
         """
         path = Path(path)
+        if is_text_file(path):
+            return self._text_only(path, transcript)
         timings: dict[str, float] = {}
         notes: list[str] = []
         inputs = ModelInputs()
@@ -139,14 +149,32 @@ class FeatureExtractor:
         elif info.has_video:
             notes.append("visual branch not trained in this model: face not used")
 
-        if self.use["text"]:
-            self._text(path, transcript, inputs, notes, timings)
+        # Cues are read up to the end of what was analysed (at most MAX_SECONDS).
+        words = find_words(path, transcript, duration if duration > 0 else MAX_SECONDS)
         return inputs, {
             "notes": notes,
             "timings": timings,
             "duration": duration,
             "file_duration": info.duration,
             "face_frames": face_frames,
+            "text_source": self._text(words, inputs, notes, timings),
+        }
+
+    def _text_only(self, path: Path, transcript: str | None) -> tuple[ModelInputs, dict]:
+        """A ``.txt`` input: its content is the words; no audio, no face."""
+        words = text_file_words(path)
+        notes: list[str] = []
+        if transcript is not None:
+            notes.append(f"--transcript not used: the words of {path.name} are its content")
+        inputs, timings = ModelInputs(), {}
+        source = self._text(words, inputs, notes, timings)
+        return inputs, {
+            "notes": notes,
+            "timings": timings,
+            "duration": 0.0,
+            "file_duration": None,
+            "face_frames": 0,
+            "text_source": source,
         }
 
     def _visual(self, path: Path, inputs: ModelInputs, notes: list, timings: dict) -> int:
@@ -171,16 +199,24 @@ class FeatureExtractor:
             notes.append(f"no face found in {seen} frames" if seen else "no decodable frames")
         return seen
 
-    def _text(
-        self, path: Path, transcript: str | None, inputs: ModelInputs, notes: list, timings: dict
-    ) -> None:
+    def _text(self, words: Words, inputs: ModelInputs, notes: list, timings: dict) -> str | None:
+        """The text vector into ``inputs`` when the model reads text and there are words; a note
+        for words that go unused. Returns the words' source when they were used."""
+        notes += words.notes
+        if not words.text:
+            if self.use["text"] and not words.notes:
+                notes.append("no transcript (--transcript, CLIP.txt, CLIP.srt/.vtt): text not used")
+            return None
+        if not self.use["text"]:
+            if words.source in GIVEN:
+                notes.append(
+                    f"words from {words.label} not used: text branch not trained in this model"
+                )
+            return None
         if self.text_encoder is None:
-            notes.append("no text encoder installed: text not used")
-            return
-        text = resolve_transcript(path, transcript)
-        if not text:
-            notes.append("no transcript")
-            return
+            notes.append(f"{self.no_encoder}: text not used (words from {words.label})")
+            return None
         clock = time.perf_counter()
-        inputs.text = self.text_encoder(text)
+        inputs.text = self.text_encoder(words.text)
         timings["text"] = time.perf_counter() - clock
+        return words.source

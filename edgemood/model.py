@@ -8,9 +8,11 @@ Model directory layout::
     fusion.onnx     FP32 ONNX (always present); other precisions/runtimes are listed in the card
 
 Graph interface (same for every precision and runtime): inputs ``audio`` [B, TA, 74], ``audio_mask``
-[B, TA], ``visual`` [B, TV, V], ``visual_mask`` [B, TV], ``text`` [B, 768], ``present`` [B, 3]
+[B, TA], ``visual`` [B, TV, V], ``visual_mask`` [B, TV], ``text`` [B, D], ``present`` [B, 3]
 (audio, visual, text); output ``probabilities`` [B, 8] in ``EMOTIONS`` order. V is the length of
 the card's ``visual_features`` (35 geometry features on older cards; see edgemood.visual_features).
+D is the card's ``text_dim``: the width of the encoder the text branch was trained with (768
+DistilBERT, 384 MiniLM).
 """
 
 from __future__ import annotations
@@ -40,7 +42,7 @@ class ModelInputs:
 
     audio: np.ndarray | None = None  # [frames, 74]
     visual: np.ndarray | None = None  # [frames, len(card visual_features)]
-    text: np.ndarray | None = None  # [768]
+    text: np.ndarray | None = None  # [text_dim]: the text encoder's width
 
 
 def read_card(directory: Path) -> dict[str, Any]:

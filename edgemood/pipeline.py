@@ -11,12 +11,20 @@ import time
 from pathlib import Path
 
 from edgemood.decode import VISUAL_FPS
-from edgemood.errors import InputError
+from edgemood.errors import InputError, ModelError
 from edgemood.features import FeatureExtractor
 from edgemood.model import FusionModel
 from edgemood.prediction import Prediction
-from edgemood.text import TextEncoder, find_text_encoder, read_manifest
+from edgemood.text import (
+    LazyTextEncoder,
+    bundled_text_encoder,
+    encoder_mismatch,
+    find_text_encoder,
+    read_manifest,
+    trained_encoder,
+)
 from edgemood.timeline import HOP_S, WINDOW_S, Timeline
+from edgemood.transcript import is_text_file
 
 EXAMPLE_CLIP = Path(__file__).parent / "assets" / "example" / "example.mp4"
 
@@ -39,17 +47,18 @@ class Recognizer:
             backend: 'onnx' or 'tflite' (default: the model directory's default file).
             precision: 'fp32' or 'int8'.
             threads: threads per runtime session.
-            text_encoder: directory of an exported text encoder (else $EDGEMOOD_TEXT_ENCODER);
-                without one the text slot is marked missing.
+            text_encoder: directory of an exported text encoder (else $EDGEMOOD_TEXT_ENCODER,
+                else the bundled one when installed); loaded on the first clip with words.
+                Without one the text slot is marked missing.
             visual_fps: face frames sampled per second of video.
         """
         self.model = FusionModel(model, backend=backend, precision=precision, threads=threads)
-        encoder = None
         # Notes for every clip: what was given but goes unused.
         self.notes: list[str] = []
         directory = find_text_encoder(Path(text_encoder) if text_encoder else None)
+        encoder, no_encoder = None, "no text encoder installed"
         if self.model.trained["text"]:
-            encoder = TextEncoder(directory, threads=threads) if directory else None
+            encoder, no_encoder = self._text_encoder(directory, threads)
         elif directory is not None:
             read_manifest(directory)  # a wrong path fails here too, not only with a text model
             self.notes.append("text branch not trained in this model: text encoder not used")
@@ -59,6 +68,29 @@ class Recognizer:
             text_encoder=encoder,
             visual_fps=visual_fps,
             visual_features=self.model.visual_features,
+            no_encoder=no_encoder,
+        )
+
+    def _text_encoder(self, given: Path | None, threads: int) -> tuple[LazyTextEncoder | None, str]:
+        """The encoder for a model with a text branch (built on the first clip with words), or
+        None and why. An encoder given that does not fit fails (ModelError, one line); so does
+        the bundled one when the card names another encoder. For an older card that names none,
+        a bundled encoder of another width is left unused, with a note on each clip with words."""
+        directory = given or bundled_text_encoder()
+        if directory is None:
+            return None, "no text encoder installed"
+        manifest = read_manifest(directory)
+        origin = "given" if given is not None else "bundled"
+        problem = encoder_mismatch(
+            self.model.card, self.model.directory, manifest, directory, origin
+        )
+        if problem is None:
+            return LazyTextEncoder(directory, threads=threads), ""
+        if given is not None or trained_encoder(self.model.card) is not None:
+            raise ModelError(problem)
+        return None, (
+            f"the bundled text encoder ({manifest.get('dim')}-d) does not fit this model's "
+            f"{self.model.text_dim}-d text slot; pass --text-encoder"
         )
 
     def predict(self, path: str | Path, transcript: str | None = None) -> Prediction:
@@ -66,7 +98,8 @@ class Recognizer:
 
         Args:
             path: a video (mp4, mkv, avi, ...) or audio (wav, flac, ...) file.
-            transcript: the spoken words; else a sidecar .txt or the RAVDESS statement is used.
+            transcript: the spoken words; else a sidecar CLIP.txt, the CLIP.srt/CLIP.vtt cues or
+                the RAVDESS statement is used. A ``.txt`` path is a text-only input.
         Returns:
             The Prediction, with per-stage timings in seconds.
         Raises:
@@ -88,6 +121,7 @@ class Recognizer:
             timings=info["timings"],
             duration=info["duration"],
             file_duration=info["file_duration"],
+            text_source=info["text_source"],
         )
 
     def timeline(
@@ -108,5 +142,9 @@ class Recognizer:
             A Timeline: iterate it for the Segments as they are ready, then read its
             ``summary()`` or ``to_json()``. Iterating raises InputError for an unreadable file or
             one with no speech or face in any window.
+        Raises:
+            InputError: ``path`` is a text file (no timeline: it has no time).
         """
+        if is_text_file(path):
+            raise InputError(f"{path}: a text file has no timeline (infer it without --timeline)")
         return Timeline(self, path, window_s, hop_s, transcript)

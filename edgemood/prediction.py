@@ -21,6 +21,8 @@ class Prediction:
     timings: dict[str, float] = field(default_factory=dict)  # seconds per stage
     duration: float = 0.0  # seconds of media analysed
     file_duration: float | None = None  # seconds in the file (None: the container does not say)
+    # Where the words the model read came from (edgemood.transcript), None when it read none.
+    text_source: str | None = None
 
     @property
     def emotion(self) -> str:
@@ -31,10 +33,12 @@ class Prediction:
         return sentiment_of(self.emotion)
 
     def to_json(self) -> dict[str, Any]:
-        """``{"file", "emotion", "sentiment", "probabilities", "modalities", "analysed_s",
-        "duration_s", "notes"}``: ``analysed_s`` is the span the prediction rests on (long clips
-        are cut), ``duration_s`` the file's length (null when unknown), ``notes`` what was cut,
-        skipped or missing (the lines the text output prints as ``note:``)."""
+        """``{"file", "emotion", "sentiment", "probabilities", "modalities", "text_source",
+        "analysed_s", "duration_s", "notes"}``: ``text_source`` says where the words the model
+        read came from (transcript, sidecar_txt, subtitles, ravdess_name, text_file; null when
+        it read none), ``analysed_s`` is the span the prediction rests on (long clips are cut),
+        ``duration_s`` the file's length (null when unknown), ``notes`` what was cut, skipped or
+        missing (the lines the text output prints as ``note:``)."""
         return {
             "file": self.file,
             "emotion": self.emotion,
@@ -43,6 +47,7 @@ class Prediction:
                 name: round(float(p), 4) for name, p in zip(EMOTIONS, self.probabilities)
             },
             "modalities": {m: bool(self.modalities[m]) for m in MODALITIES},
+            "text_source": self.text_source if self.modalities.get("text") else None,
             "analysed_s": round(float(self.duration), 3),
             "duration_s": None if self.file_duration is None else round(self.file_duration, 3),
             "notes": list(self.notes),

@@ -274,7 +274,8 @@ class Timeline:
             )
         elif self.recognizer.features.text_encoder is None:
             self.notes.append(
-                f"{sidecar.name}: {len(cues)} subtitle cues not used: no text encoder installed"
+                f"{sidecar.name}: {len(cues)} subtitle cues not used: "
+                f"{self.recognizer.features.no_encoder}"
             )
         else:
             return cues
@@ -388,6 +389,7 @@ class Timeline:
             timings=dict(self.timings),
             duration=float(weights.sum()),
             file_duration=self.file_duration,
+            text_source="subtitles" if self._used["text"] else None,
         )
 
     def to_json(self) -> dict[str, Any]:

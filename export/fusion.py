@@ -46,10 +46,11 @@ class NamedOutput(torch.nn.Module):
 
 def sample_kwargs(net: FusionNet | None = None) -> dict[str, torch.Tensor]:
     """Batch-1 inputs by name (litert-torch names the signature's inputs after them), shaped for
-    ``net``'s visual features (default: the 35 geometry features)."""
+    ``net``'s visual and text widths (default: 35 geometry features, 768-d text)."""
     if net is None:
         return dict(zip(INPUT_NAMES, example_inputs(batch=1)))
-    return dict(zip(INPUT_NAMES, example_inputs(batch=1, visual_dim=net.config.visual_dim)))
+    dims = {"visual_dim": net.config.visual_dim, "text_dim": net.config.text_dim}
+    return dict(zip(INPUT_NAMES, example_inputs(batch=1, **dims)))
 
 
 def export_tflite(net: FusionNet, path: Path) -> Path:

@@ -25,7 +25,7 @@ def test_json_shape_on_a_ravdess_flac(av_model):
     assert result.exit_code == 0, result.output
     (line,) = _lines(result.stdout)
     assert list(line) == [
-        *("file", "emotion", "sentiment", "probabilities", "modalities"),
+        *("file", "emotion", "sentiment", "probabilities", "modalities", "text_source"),
         *("analysed_s", "duration_s", "notes"),
     ]
     assert line["file"] == str(ANGRY)

@@ -146,7 +146,7 @@ def test_cli_table_and_json(bundled):
     assert len(lines) == 2  # still one line per clip
     line = lines[0]
     assert list(line) == [
-        *("file", "emotion", "sentiment", "probabilities", "modalities"),
+        *("file", "emotion", "sentiment", "probabilities", "modalities", "text_source"),
         *("analysed_s", "duration_s", "notes", "segments", "summary"),
     ]
     assert [s["start"] for s in line["segments"]] == [s.start for s in segments]

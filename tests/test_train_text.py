@@ -46,7 +46,10 @@ def test_train_with_a_text_encoder(tmp_path):
     assert (exported / MANIFEST).is_file()  # exported once, into the cache
     card = json.loads((out / "model.json").read_text())
     assert card["trained"] == {"audio": True, "visual": False, "text": True}
-    assert card["training"]["text_encoder"] == str(source)
+    # The encoder's identity (the source it was exported from, not the cache path) and width.
+    assert card["training"]["text_encoder"] == {"name": str(source), "dim": 768,
+                                                "source": str(source)}  # fmt: skip
+    assert card["text_dim"] == 768
 
     recognizer = Recognizer(out, text_encoder=exported)
     prediction = recognizer.predict(HAPPY, transcript="dogs are sitting by the door")

@@ -45,6 +45,9 @@ class ServiceConfig:
     clip_timeout_s: float = 120.0
     poll_interval_s: float = 1.0
     settle_s: float = 2.0  # a dropped clip must keep its size and mtime this long
+    # A CLIP.txt with no clip of its stem in the watch folder waits this long (after settling)
+    # for its clip; then it is a text-only input of its own.
+    text_alone_s: float = 30.0
     log_level: str = "info"
     # Bearer-token authentication (edgemood.service.auth): required to bind anything but loopback,
     # unless the owner opts out with insecure_no_auth (logged at every start).
@@ -105,6 +108,8 @@ def load_config(path: Path | None = None, overrides: dict[str, Any] | None = Non
     config = ServiceConfig(**{k: _coerce(k, v, defaults[k]) for k, v in values.items()})
     if config.workers < 1 or config.threads < 1:
         raise ConfigError("config: workers and threads must be at least 1")
+    if config.text_alone_s < 0:
+        raise ConfigError("config: text_alone_s must not be negative")
     if config.max_upload_mb <= 0 or config.clip_timeout_s <= 0:
         raise ConfigError("config: max_upload_mb and clip_timeout_s must be positive")
     return config

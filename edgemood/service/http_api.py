@@ -1,7 +1,8 @@
 """The local HTTP API of ``edgemood serve`` (Starlette on uvicorn: no hand-written HTTP).
 
 ``POST /v1/infer``: a clip as multipart field ``file``, or ``{"path": ...}`` (JSON or form field)
-naming a file under an allowed folder; answers the JSON of ``edgemood infer --json``
+naming a file under an allowed folder (a ``.txt`` file is a text-only input: its content is the
+words); answers the JSON of ``edgemood infer --json``
 (``?timeline=1``: of ``edgemood infer --timeline --json``, with ``segments`` and ``summary``).
 ``GET /healthz``: ready or not. ``GET /metrics``: Prometheus text. With a token configured,
 every endpoint but ``/healthz`` answers 401 without ``Authorization: Bearer <token>``.
@@ -37,6 +38,7 @@ from edgemood.service.auth import BearerAuth
 from edgemood.service.config import ServiceConfig
 from edgemood.service.prometheus import Metrics
 from edgemood.service.worker import ClipTimeout, WorkerCrashed, WorkerPool
+from edgemood.transcript import is_text_file
 
 log = logging.getLogger("edgemood.http")
 STATUS = {
@@ -76,9 +78,13 @@ class Service:
 
     def infer(self, path: Path, timeline: bool = False) -> dict:
         """Run one clip through the worker pool (blocking: call from a thread); ``timeline``:
-        the whole recording window by window (``edgemood infer --timeline --json``)."""
+        the whole recording window by window (``edgemood infer --timeline --json``). A ``.txt``
+        file is a text-only input, predicted as a whole even when a timeline is asked (noted)."""
         clock = time.perf_counter()
-        payload = self.pool.infer(path, None, self.config.clip_timeout_s, timeline)
+        whole = timeline and is_text_file(path)
+        payload = self.pool.infer(path, None, self.config.clip_timeout_s, timeline and not whole)
+        if whole:
+            payload["json"]["notes"].append("a text file has no timeline: predicted as a whole")
         payload["timings"]["end_to_end"] = time.perf_counter() - clock
         return payload
 
@@ -111,6 +117,12 @@ async def _upload_to_file(service: Service, upload: UploadFile) -> Path:
         while chunk := await upload.read(CHUNK):
             out.write(chunk)
     return Path(name)
+
+
+def _named(text: str, clip: Path, name: str) -> str:
+    """Errors and notes name the upload as the client did, not by its spool file (notes about a
+    text file's words say its base name)."""
+    return text.replace(str(clip), name).replace(clip.name, Path(name).name)
 
 
 async def infer_endpoint(request: Request) -> Response:
@@ -159,7 +171,7 @@ async def infer_endpoint(request: Request) -> Response:
         payload = await anyio.to_thread.run_sync(service.infer, clip, TIMELINE_VALUES[timeline])
     except (InputError, ClipTimeout, WorkerCrashed) as exc:
         reason = getattr(exc, "reason", "internal")
-        message = str(exc).replace(str(clip), name)
+        message = _named(str(exc), clip, name)
         return _error(service, name, message, reason, STATUS.get(reason, 422))
     except ModelError as exc:
         return _error(service, name, str(exc), "model", 503)
@@ -168,6 +180,7 @@ async def infer_endpoint(request: Request) -> Response:
             temporary.unlink(missing_ok=True)
     service.record(payload, "http")
     result = {**payload["json"], "file": name}
+    result["notes"] = [_named(note, clip, name) for note in result.get("notes", [])]
     log.info("%s: %s (%.0f ms)", name, result["emotion"], payload["timings"]["end_to_end"] * 1e3)
     return JSONResponse(result)
 

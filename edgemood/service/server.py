@@ -81,6 +81,7 @@ def run(config: ServiceConfig) -> int:
             metrics,
             config.settle_s,
             config.poll_interval_s,
+            config.text_alone_s,
         )
         folder.recover()
         watcher = threading.Thread(target=folder.run, args=(stop,), name="watch", daemon=True)

@@ -15,9 +15,12 @@ when done. The result is written (atomically, fsynced) before the clip is moved,
 every clip left in ``processing/`` by a crash or power cut goes back to the folder, so each clip
 ends in done/ or failed/ exactly once, whatever moment the service was killed at.
 
-Sidecars (``CLIP.txt``, the transcript; ``CLIP.srt``/``CLIP.vtt``, subtitles, read with
-``watch_timeline``) are not clips: they wait in the folder for the clip of the same stem, travel
-with it to processing/ (where they are read) and are filed beside it in done/ or failed/.
+Sidecars (``CLIP.txt``, the transcript; ``CLIP.srt``/``CLIP.vtt``, subtitles) are not clips:
+they wait in the folder for the clip of the same stem, travel with it to processing/ (where they
+are read) and are filed beside it in done/ or failed/. A ``NAME.txt`` that no other file of the
+folder shares its stem with (not even a hidden or partial one being written) waits
+``text_alone_s`` seconds more than a clip for its clip to arrive; then it is a text-only input of
+its own (its content is the words): result ``NAME.txt.json``, filed in done/ or failed/.
 """
 
 from __future__ import annotations
@@ -38,6 +41,7 @@ from edgemood.service.prometheus import Metrics
 log = logging.getLogger("edgemood.service.watch")
 PARTIAL_SUFFIXES = (".part", ".tmp", ".partial", ".crdownload")
 SIDECAR_SUFFIXES = (".txt", ".srt", ".vtt")
+TEXT_ALONE_S = 30.0
 BACKOFF_S = 30.0  # after a failed result write (disk full): retry the clip later, not in a loop
 
 
@@ -57,6 +61,15 @@ def write_atomic(path: Path, text: str) -> None:
     _fsync_dir(path.parent)
 
 
+def _alone(name: str, names: list[str]) -> bool:
+    """Whether ``name`` (a visible ``NAME.txt``) is the only file of the folder with its stem:
+    no clip, subtitles or hidden/partial file (``.NAME.mp4.part``) of that stem beside it."""
+    if name.startswith("."):
+        return False
+    stem = name[: -len(".txt")] + "."
+    return not any(other != name and other.lstrip(".").startswith(stem) for other in names)
+
+
 def _fsync_dir(directory: Path) -> None:
     fd = os.open(directory, os.O_RDONLY)
     try:
@@ -74,6 +87,7 @@ class WatchFolder:
         metrics: Metrics | None = None,
         settle_s: float = 2.0,
         poll_s: float = 1.0,
+        text_alone_s: float = TEXT_ALONE_S,
     ) -> None:
         """
         Args:
@@ -83,6 +97,8 @@ class WatchFolder:
             metrics: counters to update.
             settle_s: how long a clip's size and mtime must stay unchanged.
             poll_s: seconds between scans.
+            text_alone_s: how much longer than a clip a lone ``NAME.txt`` waits for its clip
+                before it is a text-only input.
         """
         self.inbox = Path(inbox)
         self.processing = self.inbox / "processing"
@@ -93,6 +109,7 @@ class WatchFolder:
         self.metrics = metrics
         self.settle_s = settle_s
         self.poll_s = poll_s
+        self.text_alone_s = text_alone_s
         self._seen: dict[str, tuple[int, int, float]] = {}
         self._retry_after: dict[str, float] = {}
         for folder in (self.inbox, self.processing, self.done, self.failed, self.results):
@@ -111,12 +128,18 @@ class WatchFolder:
         return count
 
     def ready(self, now: float | None = None) -> list[Path]:
-        """Clips whose size and mtime have been stable for settle_s."""
+        """Clips whose size and mtime have been stable for settle_s (a lone ``NAME.txt``:
+        settle_s + text_alone_s)."""
         now = time.monotonic() if now is None else now
         ready, present = [], set()
-        for entry in sorted(self.inbox.iterdir()):
+        entries = sorted(self.inbox.iterdir())
+        names = [entry.name for entry in entries]
+        for entry in entries:
             name = entry.name
-            if name.startswith(".") or name.lower().endswith(PARTIAL_SUFFIXES + SIDECAR_SUFFIXES):
+            settle = self.settle_s
+            if name.lower().endswith(".txt") and _alone(name, names):
+                settle += self.text_alone_s
+            elif name.startswith(".") or name.lower().endswith(PARTIAL_SUFFIXES + SIDECAR_SUFFIXES):
                 continue
             try:
                 stat = entry.stat()
@@ -131,7 +154,7 @@ class WatchFolder:
             seen = self._seen.get(name)
             if seen is None or seen[:2] != key:
                 self._seen[name] = (*key, now)
-            elif now - seen[2] >= self.settle_s:
+            elif now - seen[2] >= settle:
                 ready.append(entry)
         self._seen = {k: v for k, v in self._seen.items() if k in present}
         return ready

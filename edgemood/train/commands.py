@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 from edgemood.features import FeatureExtractor
@@ -52,6 +53,20 @@ def _text_encoder_dir(source: str, cache: Path | None) -> Path:
     return out
 
 
+def text_encoder_record(text_encoder: str | None, cache: Path | None) -> dict | None:
+    """The model card's record of the encoder (``edgemood.text.encoder_record``), or None."""
+    if not text_encoder:
+        return None
+    from edgemood.text import encoder_record
+
+    return encoder_record(_text_encoder_dir(text_encoder, cache))
+
+
+def with_text_width(fusion: FusionConfig, record: dict | None) -> FusionConfig:
+    """The config with a text slot as wide as the encoder (768 DistilBERT, 384 MiniLM)."""
+    return fusion if record is None else replace(fusion, text_dim=int(record["dim"]))
+
+
 def train(
     data: Path,
     out: Path,
@@ -73,6 +88,10 @@ def train(
     from edgemood.train.model_dir import write_model_dir
 
     clips = prepare(data, cache, text_encoder, threads)
+    # The card names the encoder (and its width) the text branch reads: the device refuses
+    # another one in one line instead of feeding the branch vectors it never saw.
+    text_record = text_encoder_record(text_encoder, cache)
+    fusion = with_text_width(fusion, text_record)
     actors = sorted({c.actor for c in clips})
     val_actors = validation_actors(actors, config.seed) if validation else set()
     train_clips = [c for c in clips if c.actor not in val_actors]
@@ -97,7 +116,7 @@ def train(
             "config": config.to_dict(),
             # What --device auto (or the device asked for) resolved to on the training machine.
             "device": history["device"],
-            "text_encoder": text_encoder,
+            "text_encoder": text_record,
         },
     }
     if evaluation is not None:

@@ -103,7 +103,7 @@ def _normalise(net: FusionNet, arrays: dict[str, np.ndarray]) -> None:
             )
 
 
-def _augment(
+def augment_batch(
     batch: dict[str, torch.Tensor],
     config: TrainConfig,
     gen: torch.Generator,
@@ -218,7 +218,7 @@ def train_model(
     net.to(device)
     optimiser = torch.optim.AdamW(net.parameters(), lr=config.lr, weight_decay=config.weight_decay)
     epoch_parts = _epoch_parts(arrays, labels, partners, rng)
-    steps_per_epoch = len(_batches(epoch_parts, config.batch_size, rng))
+    steps_per_epoch = len(shuffled_batches(epoch_parts, config.batch_size, rng))
     schedule = torch.optim.lr_scheduler.OneCycleLR(
         optimiser, max_lr=config.lr, total_steps=config.epochs * steps_per_epoch
     )
@@ -233,10 +233,10 @@ def train_model(
         if epoch > 1:
             epoch_parts = _epoch_parts(arrays, labels, partners, rng)
         total, seen = 0.0, 0
-        for part, index in _batches(epoch_parts, config.batch_size, rng):
+        for part, index in shuffled_batches(epoch_parts, config.batch_size, rng):
             part_arrays, part_labels = epoch_parts[part]
             batch = _trimmed({k: torch.from_numpy(v[index]) for k, v in part_arrays.items()})
-            _augment(batch, config, gen, stats)
+            augment_batch(batch, config, gen, stats)
             feed = {k: v.to(device) for k, v in batch.items()}
             target = torch.from_numpy(part_labels[index]).to(device)
             fused = net.fuse(**feed)
@@ -296,7 +296,7 @@ def _epoch_parts(
     return partners.epoch(arrays, labels, rng) if partners is not None else [(arrays, labels)]
 
 
-def _batches(
+def shuffled_batches(
     parts: list[tuple[dict[str, np.ndarray], np.ndarray]], size: int, rng: np.random.Generator
 ) -> list[tuple[int, np.ndarray]]:
     """(part, sample indices) batches: each part shuffled and cut into batches, then the batches

@@ -38,15 +38,16 @@ LICENCE = (
 
 
 def example_inputs(
-    batch: int = 1, visual_dim: int = len(VISUAL_FEATURES)
+    batch: int = 1, visual_dim: int = len(VISUAL_FEATURES), text_dim: int = 768
 ) -> tuple[torch.Tensor, ...]:
-    """Zero inputs with the graph's fixed shapes (for export and shape checks)."""
+    """Zero inputs with the graph's fixed shapes (for export and shape checks); ``visual_dim``
+    and ``text_dim`` are the model's input widths (``FusionConfig``)."""
     return (
         torch.zeros(batch, AUDIO_MAX_FRAMES, len(AUDIO_FEATURES)),
         torch.zeros(batch, AUDIO_MAX_FRAMES),
         torch.zeros(batch, VISUAL_MAX_FRAMES, visual_dim),
         torch.zeros(batch, VISUAL_MAX_FRAMES),
-        torch.zeros(batch, 768),
+        torch.zeros(batch, text_dim),
         torch.zeros(batch, 3),
     )
 
@@ -58,7 +59,7 @@ def export_onnx(net: FusionNet, path: Path) -> Path:
     dynamic = {name: {0: "batch"} for name in (*INPUT_NAMES, OUTPUT_NAME)}
     torch.onnx.export(
         net,
-        example_inputs(visual_dim=net.config.visual_dim),
+        example_inputs(visual_dim=net.config.visual_dim, text_dim=net.config.text_dim),
         str(path),
         input_names=list(INPUT_NAMES),
         output_names=[OUTPUT_NAME],

@@ -134,17 +134,16 @@ def _index_by_label(pool: Pool | None) -> dict[int, np.ndarray]:
 
 
 def _empty_like(arrays: dict[str, np.ndarray], count: int) -> dict[str, np.ndarray]:
-    """Arrays for ``count`` samples with no modality (4 frames: the shortest a batch is cut to)."""
-    return {
-        "audio": np.zeros((count, 4, arrays["audio"].shape[2]), np.float32),
-        "audio_mask": np.zeros((count, 4), np.float32),
-        "visual": np.zeros(
-            (count, arrays["visual"].shape[1], arrays["visual"].shape[2]), np.float32
-        ),
-        "visual_mask": np.zeros((count, arrays["visual"].shape[1]), np.float32),
-        "text": np.zeros((count, arrays["text"].shape[1]), np.float32),
-        "present": np.zeros((count, 3), np.float32),
-    }
+    """Arrays for ``count`` samples with no modality present: sequences cut to 4 frames (the
+    shortest a batch is cut to; a face sits in frame 0), other arrays as wide as ``arrays``."""
+    empty = {}
+    for key, value in arrays.items():
+        shape = list(value.shape[1:])
+        data = key.removesuffix("_mask")
+        if data in ("audio", "visual") and arrays[data].ndim == 3:
+            shape[0] = min(shape[0], 4)
+        empty[key] = np.zeros((count, *shape), np.float32)
+    return empty
 
 
 def _put(arrays: dict[str, np.ndarray], modality: str, pool: Pool, chosen: np.ndarray) -> None:

@@ -1,0 +1,247 @@
+"""Fusion from unpaired data, measured on unseen speakers and unseen faces (issues 15 and 16).
+
+    python -m benchmarks.fusion_pairs --faces ~/.cache/edgemood/pools/fer2013.npz
+        [--face-split train] [--held-out-faces ~/.cache/edgemood/pools/jaffe.npz,...ck48.npz]
+        [--texts ~/.cache/edgemood/pools/goemotions.npz] [--text-encoder edgemood/assets/text]
+        [--ravdess ../shared/ravdess/audio] [--variants pairs,mask] [--folds 1,2,3,4,5]
+        [--epochs 40] [--out benchmarks/results/fusion_pairs] [--report-only]
+
+For each RAVDESS speaker fold (``edgemood.train.data.SPEAKER_FOLDS``: 4 test actors, the other
+16 train, every epoch of the shipped recipe, speed perturbation 0.9/1.1) one fusion model is
+trained per variant:
+
+- ``pairs``: voices get faces (and sentences) of their own label anew every epoch, plus
+  single-modality samples (``edgemood.train.pairing``);
+- ``mask``: the presence mask only: voices, faces and sentences each alone, never together.
+
+Each model is then scored on the fold's test actors and on faces and sentences it never saw:
+``audio`` (voices alone), ``face`` (held-out face images alone: JAFFE and CK+48, no FER2013),
+``audio+face`` (each test voice with a random held-out face of its label, calm with a neutral
+face; 3 draws), ``product`` (the same pairs scored by multiplying the model's audio-alone and
+face-alone probabilities: late fusion of two experts, the reference to beat), ``text`` (the
+corpus' test sentences alone), ``audio+statement`` (each voice with the vector of its own
+RAVDESS statement, a neutral sentence: must not be worse than ``audio``) and ``audio+text``
+(each voice with a random test sentence of its label).
+
+Each finished (fold, variant) is saved under ``OUT/runs/`` and reused; ``--report-only`` rebuilds
+``fusion_pairs.json``/``.md`` from the saved runs. Needs the ``[train]`` extra and ../shared.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from edgemood.labels import MODALITIES
+from edgemood.metrics import classification_report
+from edgemood.train.pools import Pool, load_pool
+
+DRAWS = 3
+REPO = Path(__file__).resolve().parent.parent
+
+
+def _pools(paths: str) -> Pool | None:
+    """One pool from comma-separated pool files (concatenated), or None."""
+    pools = [load_pool(Path(p).expanduser()) for p in paths.split(",") if p.strip()]
+    if not pools:
+        return None
+    return Pool(
+        np.concatenate([p.features for p in pools]),
+        np.concatenate([p.labels for p in pools]),
+        np.concatenate([p.groups for p in pools]),
+        np.concatenate([p.split for p in pools]),
+        pools[0].meta,
+    )
+
+
+def _score(probabilities: np.ndarray, labels: np.ndarray) -> dict:
+    report = classification_report(probabilities, labels)
+    return {"accuracy": report["accuracy"], "macro_f1": report["macro_f1"], "n": report["n"]}
+
+
+def run_fold(args, clips, copies, fold: int, variant: str, pools: dict) -> dict:
+    """Train one model and score it under every condition."""
+    import torch
+
+    from edgemood.train.data import SPEAKER_FOLDS
+    from edgemood.train.fit import TrainConfig, batch_arrays, predict_arrays, train_model
+    from edgemood.train.fusion import FusionConfig
+    from edgemood.train.pairing import PairingConfig, Partners
+
+    torch.set_num_threads(1)
+    test_actors = set(SPEAKER_FOLDS[fold - 1])
+    train = [c for c in clips if c.actor not in test_actors]
+    train += [copy for c in train for copy in copies.get(c.path, [])]
+    test = [c for c in clips if c.actor in test_actors]
+    config = TrainConfig(epochs=args.epochs, seed=args.seed)
+    partners = Partners(pools["faces"], pools["texts"], PairingConfig(pairs=variant == "pairs"))
+    clock = time.perf_counter()
+    net, _ = train_model(
+        train,
+        None,
+        FusionConfig(),
+        config,
+        partners=partners,
+        label=f"fold {fold} {variant} ",
+        log=lambda line: None,
+    )
+    seconds = time.perf_counter() - clock
+    device = torch.device("cpu")
+    labels = np.array([c.label for c in test])
+    voices = batch_arrays(test, {m: m == "audio" for m in MODALITIES}, net.config)
+    rng = np.random.default_rng(1000 + fold)
+    scores = {"audio": _score(predict_arrays(net, voices, device), labels)}
+    held = pools["held_faces"]
+    if held is not None:
+        alone = _alone(len(held), net.config, voices)
+        alone["visual"][:, 0] = held.features
+        alone["visual_mask"][:, 0] = 1.0
+        alone["present"][:, 1] = 1.0
+        scores["face"] = _score(predict_arrays(net, alone, device), held.labels)
+        fused, product = [], []
+        draw = Partners(held, None, PairingConfig(face_rate=1.0, face_alone=0.0))
+        for _ in range(DRAWS):
+            paired = draw.epoch(voices, labels, rng)[0]
+            fused.append(predict_arrays(net, paired, device))
+            face_only = {k: v.copy() for k, v in paired.items()}
+            face_only["present"][:, 0] = 0.0
+            p = predict_arrays(net, voices, device) * predict_arrays(net, face_only, device)
+            product.append(p / p.sum(1, keepdims=True))
+        scores["audio+face"] = _score(np.concatenate(fused), np.tile(labels, DRAWS))
+        scores["product"] = _score(np.concatenate(product), np.tile(labels, DRAWS))
+    texts = pools["held_texts"]
+    if texts is not None:
+        alone = _alone(len(texts), net.config, voices)
+        alone["text"][:] = texts.features
+        alone["present"][:, 2] = 1.0
+        scores["text"] = _score(predict_arrays(net, alone, device), texts.labels)
+        draw = Partners(None, texts, PairingConfig(text_rate=1.0, neutral_text=0.0, text_alone=0))
+        fused = [
+            predict_arrays(net, draw.epoch(voices, labels, rng)[0], device) for _ in range(DRAWS)
+        ]
+        scores["audio+text"] = _score(np.concatenate(fused), np.tile(labels, DRAWS))
+    if pools["statements"] is not None:
+        said = {k: v.copy() for k, v in voices.items()}
+        said["text"][:] = np.stack([pools["statements"][c.name.statement] for c in test])
+        said["present"][:, 2] = 1.0
+        scores["audio+statement"] = _score(predict_arrays(net, said, device), labels)
+    return {"fold": fold, "variant": variant, "train_seconds": seconds, "scores": scores}
+
+
+def _alone(count: int, config, like: dict) -> dict:
+    """Arrays for ``count`` samples with nothing present, shaped for ``config``."""
+    return {
+        "audio": np.zeros((count, 4, like["audio"].shape[2]), np.float32),
+        "audio_mask": np.zeros((count, 4), np.float32),
+        "visual": np.zeros((count, 4, config.visual_dim), np.float32),
+        "visual_mask": np.zeros((count, 4), np.float32),
+        "text": np.zeros((count, config.text_dim), np.float32),
+        "present": np.zeros((count, 3), np.float32),
+    }
+
+
+def _statement_vectors(encoder: str | None) -> dict[int, np.ndarray] | None:
+    """The two RAVDESS statements through the text encoder the model's sentences came from."""
+    if not encoder:
+        return None
+    from edgemood.ravdess import STATEMENTS
+    from edgemood.text import TextEncoder
+
+    text = TextEncoder(Path(encoder))
+    return {number: text(sentence) for number, sentence in STATEMENTS.items()}
+
+
+def report(out: Path) -> dict:
+    """Mean ± std over folds per variant and condition, from the saved runs."""
+    runs = [json.loads(p.read_text()) for p in sorted((out / "runs").glob("*.json"))]
+    table: dict = {}
+    for run in runs:
+        for condition, score in run["scores"].items():
+            cell = table.setdefault(run["variant"], {}).setdefault(condition, [])
+            cell.append((run["fold"], score["accuracy"], score["macro_f1"]))
+    summary = {
+        variant: {
+            condition: {
+                "folds": [f for f, _, _ in cells],
+                "accuracy": {
+                    "mean": float(np.mean([a for _, a, _ in cells])),
+                    "std": float(np.std([a for _, a, _ in cells])),
+                },
+                "macro_f1": {
+                    "mean": float(np.mean([f for _, _, f in cells])),
+                    "std": float(np.std([f for _, _, f in cells])),
+                },
+            }
+            for condition, cells in conditions.items()
+        }
+        for variant, conditions in table.items()
+    }
+    (out / "fusion_pairs.json").write_text(json.dumps(summary, indent=1) + "\n")
+    lines = ["| variant | inputs | folds | accuracy | macro-F1 |", "|---|---|---|---|---|"]
+    for variant, conditions in summary.items():
+        for condition, cell in conditions.items():
+            acc, f1 = cell["accuracy"], cell["macro_f1"]
+            lines.append(
+                f"| {variant} | {condition} | {len(cell['folds'])} | "
+                f"{acc['mean']:.3f} ± {acc['std']:.3f} | {f1['mean']:.3f} ± {f1['std']:.3f} |"
+            )
+    (out / "fusion_pairs.md").write_text("\n".join(lines) + "\n")
+    print("\n".join(lines))
+    return summary
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--ravdess", default=str(REPO.parent / "shared" / "ravdess" / "audio"))
+    parser.add_argument("--faces", default="", help="training face pool(s), comma-separated")
+    parser.add_argument("--face-split", default="train", help="split of --faces to train on")
+    parser.add_argument("--held-out-faces", default="", help="face pools to score on")
+    parser.add_argument("--texts", default="", help="text pool (train split trains, test scores)")
+    parser.add_argument("--text-encoder", default="", help="encoder of the text pool")
+    parser.add_argument("--variants", default="pairs,mask")
+    parser.add_argument("--folds", default="1,2,3,4,5")
+    parser.add_argument("--epochs", type=int, default=40)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--out", default=str(REPO / "benchmarks" / "results" / "fusion_pairs"))
+    parser.add_argument("--report-only", action="store_true")
+    args = parser.parse_args(argv)
+    out = Path(args.out)
+    if not args.report_only:
+        from edgemood.train.commands import default_cache, prepare
+        from edgemood.train.data import speed_perturbed
+
+        faces = _pools(args.faces)
+        if faces is not None and args.face_split:
+            faces = faces.subset(faces.split == args.face_split)
+        texts = _pools(args.texts)
+        pools = {
+            "faces": faces,
+            "texts": texts.subset(texts.split == "train") if texts is not None else None,
+            "held_faces": _pools(args.held_out_faces),
+            "held_texts": texts.subset(texts.split == "test") if texts is not None else None,
+            "statements": _statement_vectors(args.text_encoder),
+        }
+        cache = default_cache()
+        clips = prepare(Path(args.ravdess), cache, None, 1)
+        copies = speed_perturbed(clips, (0.9, 1.1), cache, progress=False)
+        (out / "runs").mkdir(parents=True, exist_ok=True)
+        for variant in args.variants.split(","):
+            for fold in (int(f) for f in args.folds.split(",")):
+                path = out / "runs" / f"{variant}_fold{fold}.json"
+                if path.exists():
+                    continue
+                result = run_fold(args, clips, copies, fold, variant, pools)
+                result["command"] = " ".join(sys.argv)
+                path.write_text(json.dumps(result, indent=1) + "\n")
+                print(f"{variant} fold {fold}: {result['scores']}", file=sys.stderr, flush=True)
+    report(out)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
