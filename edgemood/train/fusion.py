@@ -235,7 +235,8 @@ class DeployedFusion(nn.Module):
     also marks it absent), so the hidden layer's columns for it only ever multiply zeros. They
     are dropped here: an audio-only model's hidden layer shrinks from 384x128 to 128x128, and the
     exported file from 248 KB to ~110 KB (FP32). Parameter names stay FusionNet's, with
-    ``head.0.weight`` holding the kept columns only (``export.load`` restores the full shape).
+    ``head.0.weight`` holding the kept columns only (``edgemood.train.load`` restores the full
+    shape).
     """
 
     def __init__(self, net: FusionNet) -> None:
