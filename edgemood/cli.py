@@ -621,6 +621,85 @@ def evaluate(
     typer.echo(f"\nreport written to {out}")
 
 
+VISUAL_SETS = ("geometry", "expression", "both")
+
+
+@app.command(
+    "add-branches", short_help="Teach a voice model faces and words from other data (train extra)."
+)
+def add_branches(
+    data: DataOption,
+    out: Annotated[Path, typer.Option(help="Model directory to write.")],
+    model: Annotated[
+        Optional[Path],  # noqa: UP045
+        typer.Option(help="Voice model to extend (default: the bundled model)."),
+    ] = None,
+    faces: Annotated[
+        Optional[list[Path]],  # noqa: UP045
+        typer.Option(
+            "--faces",
+            exists=True,
+            dir_okay=False,
+            help="Face-set pool (python -m edgemood.train.face_sets); repeat for several.",
+        ),
+    ] = None,
+    face_split: Annotated[
+        str, typer.Option(help="Which split of the face pools trains: train, test or all.")
+    ] = "test",
+    visual_features: Annotated[
+        str, typer.Option(help="Per-frame face features: geometry (35), expression (7) or both.")
+    ] = "both",
+    texts: Annotated[
+        Optional[Path],  # noqa: UP045
+        typer.Option(exists=True, dir_okay=False, help="Text pool (sentence vectors, labels)."),
+    ] = None,
+    text_encoder: Annotated[
+        Optional[str],  # noqa: UP045
+        typer.Option(help="The encoder the text pool was made with (its card record)."),
+    ] = None,
+    epochs: Annotated[int, typer.Option(min=1, help="Epochs over the voices.")] = 30,
+    seed: SeedOption = 0,
+    cache: CacheOption = None,
+) -> None:
+    """Add face and/or text branches to a trained voice model, keeping its voice-only answers.
+
+    Voices of the model's own training clips (from --data) are paired with faces and sentences
+    of the same emotion from other data sets; the voice path stays frozen.
+    """
+    _need_train_extra()
+    from edgemood.model import DEFAULT_MODEL_DIR
+    from edgemood.train.branches import BranchConfig
+    from edgemood.train.commands import add_branches_to, face_pool, text_encoder_record, text_pool
+    from edgemood.train.pairing import PairingConfig
+    from edgemood.visual_features import ALL_VISUAL_FEATURES, CNN_FEATURES, VISUAL_FEATURES
+
+    if not faces and texts is None:
+        _fail("give --faces and/or --texts: nothing to add", 2)
+    if visual_features not in VISUAL_SETS:
+        _fail(f"--visual-features must be one of {', '.join(VISUAL_SETS)}", 2)
+    if face_split not in ("train", "test", "all"):
+        _fail("--face-split must be train, test or all", 2)
+    if texts is not None and not text_encoder:
+        _fail("--texts needs --text-encoder: the model card must name the sentences' encoder", 2)
+    names = {"geometry": VISUAL_FEATURES, "expression": CNN_FEATURES, "both": ALL_VISUAL_FEATURES}[
+        visual_features
+    ]
+    cache = cache or _default_cache()
+    record = text_encoder_record(text_encoder, cache) if texts is not None else None
+    directory = add_branches_to(
+        model or DEFAULT_MODEL_DIR,
+        data,
+        out,
+        cache,
+        face_pool(faces, face_split, names) if faces else None,
+        text_pool(texts, record) if texts is not None else None,
+        record,
+        BranchConfig(epochs=epochs, seed=seed),
+        PairingConfig(),
+    )
+    typer.echo(f"model written to {directory}")
+
+
 def _default_cache() -> Path:
     from edgemood.train.commands import default_cache
 

@@ -6,13 +6,19 @@ from __future__ import annotations
 import json
 import os
 import sys
+from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
 
+import numpy as np
+
 from edgemood.features import FeatureExtractor
+from edgemood.train.branches import BranchConfig
 from edgemood.train.data import Clip, index_clips, load_features, speed_perturbed
 from edgemood.train.fit import TrainConfig, train_model
 from edgemood.train.fusion import FusionConfig
+from edgemood.train.pairing import PairingConfig, Partners
+from edgemood.train.pools import Pool, load_pool
 
 
 def default_cache() -> Path:
@@ -142,3 +148,92 @@ def _evaluation_summary(paths: Path) -> dict:
             "actors": report["actors"],
         }
     return summary
+
+
+def face_pool(paths: Sequence[Path], split: str, features: Sequence[str]) -> Pool:
+    """Face-set pools (``python -m edgemood.train.face_sets``) joined, cut to ``split`` ("all":
+    every image) and to the named per-frame visual ``features``."""
+    pools = [load_pool(p) for p in paths]
+    for path, pool in zip(paths, pools):
+        missing = [f for f in features if f not in pool.meta.get("feature_names", ())]
+        if missing:
+            raise SystemExit(f"edgemood: {path}: no face feature(s) {', '.join(missing)}")
+    joined = Pool(
+        np.concatenate(
+            [p.features[:, [p.meta["feature_names"].index(f) for f in features]] for p in pools]
+        ),
+        np.concatenate([p.labels for p in pools]),
+        np.concatenate([p.groups for p in pools]),
+        np.concatenate([p.split for p in pools]),
+        {"sources": [p.meta.get("source") for p in pools], "feature_names": list(features)},
+    )
+    if split != "all":
+        joined = joined.subset(joined.split == split)
+    if not len(joined):
+        raise SystemExit(f"edgemood: no face images in split {split!r} of the face pools")
+    return joined
+
+
+def text_pool(path: Path, record: dict | None) -> Pool:
+    """A text pool's training part; its encoder must be the one the model card will name."""
+    pool = load_pool(path)
+    width = pool.features.shape[1]
+    if record is not None and (
+        width != record["dim"] or pool.meta.get("encoder") not in (None, record["name"])
+    ):
+        raise SystemExit(
+            f"edgemood: {path}: sentences encoded by {pool.meta.get('encoder')!r} ({width}-d), "
+            f"not by the text encoder given ({record['name']!r}, {record['dim']}-d)"
+        )
+    return pool.subset(pool.split == "train")
+
+
+def add_branches_to(
+    model: Path,
+    data: Path,
+    out: Path,
+    cache: Path | None,
+    faces: Pool | None,
+    texts: Pool | None,
+    text_record: dict | None,
+    config: BranchConfig,
+    pairing: PairingConfig,
+) -> Path:
+    """Add face and/or text branches to the voice model in ``model`` (its voice path frozen:
+    ``edgemood.train.branches``) and write the new model directory ``out``.
+
+    The voices are the clips the voice model trained on: the actors its card lists, from
+    ``data``, with the speed copies its card's training config made.
+    """
+    from edgemood.model import read_card
+    from edgemood.train.branches import add_branches
+    from edgemood.train.load import load_net
+    from edgemood.train.model_dir import write_model_dir
+
+    card = read_card(model)
+    training = card.get("training") or {}
+    actors = set(training.get("actors") or ())
+    clips = [c for c in prepare(data, cache, None, 1) if not actors or c.actor in actors]
+    factors = tuple((training.get("config") or {}).get("speed_perturbation") or ())
+    copies = speed_perturbed(clips, factors, cache)
+    voices = [*clips, *(copy for clip in clips for copy in copies.get(clip.path, []))]
+    net, history = add_branches(load_net(model), voices, Partners(faces, texts, pairing), config)
+    training = {
+        **training,
+        "text_encoder": text_record if texts is not None else training.get("text_encoder"),
+        "branches": {
+            "method": "voice path frozen (audio encoder, its hidden-layer columns, bias, "
+            "softmax layer); face/text encoders and their columns trained on voices paired "
+            "with faces and sentences of their label (edgemood.train.pairing)",
+            "voice_model": str(model),
+            "voices": len(voices),
+            "faces": None if faces is None else {"images": len(faces), **faces.meta},
+            "sentences": None if texts is None else {"count": len(texts), **texts.meta},
+            "config": config.to_dict(),
+            "pairing": pairing.to_dict(),
+            "final_loss": history["history"][-1]["train_loss"],
+        },
+    }
+    keep = {k: card[k] for k in ("metrics", "licence") if k in card}
+    names = faces.meta["feature_names"] if faces is not None else card["visual_features"]
+    return write_model_dir(net, out, {**keep, "training": training}, visual_features=names)
