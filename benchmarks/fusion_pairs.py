@@ -6,13 +6,15 @@
         [--ravdess ../shared/ravdess/audio] [--variants pairs,mask] [--folds 1,2,3,4,5]
         [--epochs 40] [--out benchmarks/results/fusion_pairs] [--report-only]
 
-For each RAVDESS speaker fold (``edgemood.train.data.SPEAKER_FOLDS``: 4 test actors, the other
-16 train, every epoch of the shipped recipe, speed perturbation 0.9/1.1) one fusion model is
-trained per variant:
+For each RAVDESS speaker fold (``edgemood.train.data.SPEAKER_FOLDS``: 4 test actors) a voice
+model is trained on the other 16 actors with the shipped recipe (40 epochs, speed perturbation
+0.9/1.1, no validation; cached under ``--voice-models``), then face/text branches are added to
+it (``edgemood.train.branches``) in each variant:
 
-- ``pairs``: voices get faces (and sentences) of their own label anew every epoch, plus
-  single-modality samples (``edgemood.train.pairing``);
-- ``mask``: the presence mask only: voices, faces and sentences each alone, never together.
+- ``frozen`` (shipped): voice path frozen; voices get faces (and sentences) of their own label
+  anew every epoch, plus single-modality samples (``edgemood.train.pairing``);
+- ``mask``: voice path frozen, presence mask only: faces and sentences only alone;
+- ``head``: as ``frozen``, but the whole fusion head trains too (voice answers may move).
 
 Each model is then scored on the fold's test actors and on faces and sentences it never saw:
 ``audio`` (voices alone), ``face`` (held-out face images alone: JAFFE and CK+48, no FER2013),
@@ -64,31 +66,66 @@ def _score(probabilities: np.ndarray, labels: np.ndarray) -> dict:
     return {"accuracy": report["accuracy"], "macro_f1": report["macro_f1"], "n": report["n"]}
 
 
-def run_fold(args, clips, copies, fold: int, variant: str, pools: dict) -> dict:
-    """Train one model and score it under every condition."""
+VARIANTS = {
+    "frozen": ({}, {}),
+    "mask": ({}, {"pairs": False}),
+    "head": ({"train_head": True}, {}),
+}
+
+
+def voice_model(args, clips, copies, fold: int):
+    """The fold's voice model (the shipped audio recipe on the other 16 actors), cached."""
     import torch
 
     from edgemood.train.data import SPEAKER_FOLDS
-    from edgemood.train.fit import TrainConfig, batch_arrays, predict_arrays, train_model
-    from edgemood.train.fusion import FusionConfig
-    from edgemood.train.pairing import PairingConfig, Partners
+    from edgemood.train.fit import TrainConfig, train_model
+    from edgemood.train.fusion import FusionConfig, FusionNet
 
-    torch.set_num_threads(1)
+    path = Path(args.voice_models) / f"fold{fold}.pt"
+    if path.is_file():
+        state = torch.load(path, map_location="cpu", weights_only=True)
+        net = FusionNet(FusionConfig.from_dict(state["config"]))
+        net.load_state_dict(state["weights"])
+        return net.eval()
     test_actors = set(SPEAKER_FOLDS[fold - 1])
     train = [c for c in clips if c.actor not in test_actors]
     train += [copy for c in train for copy in copies.get(c.path, [])]
-    test = [c for c in clips if c.actor in test_actors]
-    config = TrainConfig(epochs=args.epochs, seed=args.seed)
-    partners = Partners(pools["faces"], pools["texts"], PairingConfig(pairs=variant == "pairs"))
-    clock = time.perf_counter()
     net, _ = train_model(
         train,
         None,
         FusionConfig(),
-        config,
-        partners=partners,
-        label=f"fold {fold} {variant} ",
+        TrainConfig(epochs=args.epochs),
         log=lambda line: None,
+        label=f"fold {fold} voice ",
+    )
+    path.parent.mkdir(parents=True, exist_ok=True)
+    torch.save({"config": net.config.to_dict(), "weights": net.state_dict()}, path)
+    return net
+
+
+def run_fold(args, clips, copies, fold: int, variant: str, pools: dict) -> dict:
+    """Add branches to the fold's voice model in one variant and score every condition."""
+    import torch
+
+    from edgemood.train.branches import BranchConfig, add_branches
+    from edgemood.train.data import SPEAKER_FOLDS
+    from edgemood.train.fit import batch_arrays, predict_arrays
+    from edgemood.train.pairing import PairingConfig, Partners
+
+    torch.set_num_threads(1)
+    test_actors = set(SPEAKER_FOLDS[fold - 1])
+    voices = [c for c in clips if c.actor not in test_actors]
+    voices += [copy for c in voices for copy in copies.get(c.path, [])]
+    test = [c for c in clips if c.actor in test_actors]
+    branch, pairing = VARIANTS[variant]
+    partners = Partners(pools["faces"], pools["texts"], PairingConfig(**pairing))
+    clock = time.perf_counter()
+    net, _ = add_branches(
+        voice_model(args, clips, copies, fold),
+        voices,
+        partners,
+        BranchConfig(seed=args.seed, **branch),
+        label=f"fold {fold} {variant} ",
     )
     seconds = time.perf_counter() - clock
     device = torch.device("cpu")
@@ -106,7 +143,7 @@ def run_fold(args, clips, copies, fold: int, variant: str, pools: dict) -> dict:
         fused, product = [], []
         draw = Partners(held, None, PairingConfig(face_rate=1.0, face_alone=0.0))
         for _ in range(DRAWS):
-            paired = draw.epoch(voices, labels, rng)[0]
+            paired = draw.epoch(voices, labels, rng)[0][0]
             fused.append(predict_arrays(net, paired, device))
             face_only = {k: v.copy() for k, v in paired.items()}
             face_only["present"][:, 0] = 0.0
@@ -122,7 +159,7 @@ def run_fold(args, clips, copies, fold: int, variant: str, pools: dict) -> dict:
         scores["text"] = _score(predict_arrays(net, alone, device), texts.labels)
         draw = Partners(None, texts, PairingConfig(text_rate=1.0, neutral_text=0.0, text_alone=0))
         fused = [
-            predict_arrays(net, draw.epoch(voices, labels, rng)[0], device) for _ in range(DRAWS)
+            predict_arrays(net, draw.epoch(voices, labels, rng)[0][0], device) for _ in range(DRAWS)
         ]
         scores["audio+text"] = _score(np.concatenate(fused), np.tile(labels, DRAWS))
     if pools["statements"] is not None:
@@ -199,11 +236,16 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--ravdess", default=str(REPO.parent / "shared" / "ravdess" / "audio"))
     parser.add_argument("--faces", default="", help="training face pool(s), comma-separated")
-    parser.add_argument("--face-split", default="train", help="split of --faces to train on")
+    parser.add_argument("--face-split", default="test", help="split of --faces to train on")
     parser.add_argument("--held-out-faces", default="", help="face pools to score on")
     parser.add_argument("--texts", default="", help="text pool (train split trains, test scores)")
     parser.add_argument("--text-encoder", default="", help="encoder of the text pool")
-    parser.add_argument("--variants", default="pairs,mask")
+    parser.add_argument("--variants", default="frozen,mask,head")
+    parser.add_argument(
+        "--voice-models",
+        default=str(Path.home() / ".cache" / "edgemood" / "fold_models"),
+        help="where each fold's voice model (foldN.pt) is cached",
+    )
     parser.add_argument("--folds", default="1,2,3,4,5")
     parser.add_argument("--epochs", type=int, default=40)
     parser.add_argument("--seed", type=int, default=0)
