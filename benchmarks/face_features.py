@@ -226,8 +226,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--pools", type=Path, default=None, help="pool folder")
     parser.add_argument("--sweep", type=Path, default=None, help="face_sets folder: sweep only")
+    parser.add_argument("--cost", action="store_true", help="per-frame cost only (no pools)")
     args = parser.parse_args()
     OUT.mkdir(parents=True, exist_ok=True)
+    if args.cost:
+        cost = cnn_cost() | {"load_average_1min": round(os.getloadavg()[0], 2)}
+        print(json.dumps(cost, indent=1))
+        return
     if args.sweep:
         result = sweep(args.sweep)
         (OUT / "sweep.json").write_text(json.dumps(result, indent=1) + "\n")

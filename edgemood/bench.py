@@ -352,10 +352,15 @@ def format_table(result: dict) -> str:
     face = result.get("face_stage")
     if face:
         note = "" if result["modalities_used"]["visual"] else " (not used by this model)"
+        expression = face.get("expression_ms_per_face")
         lines.append(
             f"face stage alone{note}: {face['median_ms']:.2f} ms per clip, "
-            f"{face['frames_per_clip']} frames, {face['fps']} frames/s; of which face crop + "
-            f"expression CNN {face['expression_ms_per_face']} ms per face"
+            f"{face['frames_per_clip']} frames, {face['fps']} frames/s"
+            + (
+                f"; of which face crop + expression CNN {expression} ms per face"
+                if expression
+                else ""
+            )
         )
     lines.append(
         f"model load: {result['model_load_s']:.3f} s; peak RSS: {result['peak_rss_mb']} MB"
