@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import time
 from pathlib import Path
@@ -54,7 +55,10 @@ def scores(labels: np.ndarray, predicted: np.ndarray) -> dict:
 def cnn_alone(pool: Pool) -> dict:
     """The CNN's own answer: argmax of its 7 log-probabilities, as an edgemood emotion."""
     to_emotion = np.array([EMOTIONS.index(e) for e in CNN_ORDER])
-    return scores(pool.labels, to_emotion[np.argmax(pool.features[:, 35:42], axis=1)])
+    result = scores(pool.labels, to_emotion[np.argmax(pool.features[:, 35:42], axis=1)])
+    # How sure it is: the mean of its top probability (overconfidence shows as a gap to accuracy).
+    result["mean_top_probability"] = round(float(np.exp(pool.features[:, 35:42].max(1)).mean()), 3)
+    return result
 
 
 def classifier(train: Pool, columns: slice):
@@ -104,6 +108,61 @@ def cnn_cost(frames: int = 300) -> dict:
     } | {"frames": frames, "image": f"astronaut {image.shape[1]}x{image.shape[0]}"}
 
 
+def sweep(root: Path, seed: int = 0) -> dict:
+    """How the stills are prepared and cropped, measured on random samples of each set: detection
+    rate per (min side, border) of ``prepare_still``, and the CNN alone per crop scale (FER2013
+    test: the CNN never trained on it; chosen there, JAFFE and CK+48 shown for reference)."""
+    import cv2
+
+    from edgemood.face import FaceLandmarker
+    from edgemood.face_expression import CNN_CLASSES, CNN_TO_EMOTION, ExpressionCNN, align_face
+    from edgemood.train.face_sets import prepare_still, read_labels
+
+    cv2.setNumThreads(1)
+    landmarker, cnn = FaceLandmarker(threads=1), ExpressionCNN(threads=1)
+    to_emotion = np.array([EMOTIONS.index(CNN_TO_EMOTION[c]) for c in CNN_CLASSES])
+    rng = np.random.default_rng(seed)
+    out: dict = {"detection": {}, "crop_scale": {}}
+    for name, count, split in (
+        ("fer2013", 1200, "test"),
+        ("ck48", 981, None),
+        ("jaffe", 213, None),
+    ):
+        stills = [s for s in read_labels(root, name)[0] if split is None or s.split == split]
+        pick = rng.choice(len(stills), min(count, len(stills)), replace=False)
+        greys = [cv2.imread(str(stills[i].path), cv2.IMREAD_GRAYSCALE) for i in pick]
+        labels = np.array([EMOTIONS.index(stills[i].label) for i in pick])
+        for min_side in (96, 192):
+            for border in (0.0, 0.25, 0.4):
+                found = 0
+                for grey in greys:
+                    landmarker.reset()
+                    found += landmarker(prepare_still(grey, min_side, border)) is not None
+                key = f"{name} min_side {min_side} border {border}"
+                out["detection"][key] = round(found / len(greys), 3)
+        scales = (1.0, 1.1, 1.2, 1.3, 1.45)
+        predicted: dict = {s: [] for s in scales}
+        whole, kept = [], []
+        for grey, label in zip(greys, labels):
+            image = prepare_still(grey)
+            landmarker.reset()
+            points = landmarker(image)
+            if points is None:
+                continue
+            kept.append(label)
+            for scale in scales:
+                probabilities = cnn.probabilities(align_face(image, points, scale=scale))
+                predicted[scale].append(to_emotion[np.argmax(probabilities)])
+            resized = cv2.resize(grey, (64, 64), interpolation=cv2.INTER_AREA)
+            whole.append(to_emotion[np.argmax(cnn.probabilities(resized / 127.5 - 1))])
+        kept_labels = np.array(kept)
+        rows = {"whole image resized": scores(kept_labels, np.array(whole))}
+        rows |= {f"scale {s}": scores(kept_labels, np.array(predicted[s])) for s in scales}
+        out["crop_scale"][f"{name} ({len(kept)} faces)"] = rows
+        print(name, out["crop_scale"][f"{name} ({len(kept)} faces)"], flush=True)
+    return out
+
+
 def run(pools: Path) -> dict:
     fer = load_pool(pools / "fer2013.npz")
     tests = {"jaffe": load_pool(pools / "jaffe.npz"), "ck48": load_pool(pools / "ck48.npz")}
@@ -124,16 +183,18 @@ def run(pools: Path) -> dict:
     for train_name, train, other_name, other in (
         ("fer2013 train", fer_train, "fer2013 test", fer_test),
         ("fer2013 test", fer_test, "fer2013 train", fer_train),
+        ("fer2013 train+test", fer, None, None),
     ):
         for set_name, columns in FEATURE_SETS.items():
             model = classifier(train, columns)
             row = {
                 name: scores(p.labels, model.predict(p.features[:, columns]))
-                for name, p in {**tests, other_name: other}.items()
+                for name, p in {**tests, **({other_name: other} if other else {})}.items()
             }
             result["classifier"][f"{set_name}, trained on {train_name}"] = row
             print(f"{set_name}, trained on {train_name}: {row}", flush=True)
     result["cost"] = cnn_cost()
+    result["cost"]["load_average_1min"] = round(os.getloadavg()[0], 2)  # the machine is shared
     return result
 
 
@@ -151,12 +212,12 @@ def markdown(result: dict) -> str:
         f"{fer_test['macro_f1']} |"
     )
     for name, row in result["classifier"].items():
-        other = row.get("fer2013 test") or row.get("fer2013 train")
-        which = "test" if "fer2013 test" in row else "train"
+        which = "test" if "fer2013 test" in row else "train" if "fer2013 train" in row else None
+        other = row[f"fer2013 {which}"] if which else None
         lines.append(
             f"| LR {name} | {row['jaffe']['accuracy']} | {row['jaffe']['macro_f1']} | "
-            f"{row['ck48']['accuracy']} | {row['ck48']['macro_f1']} | {which}: "
-            f"{other['accuracy']} | {other['macro_f1']} |"
+            f"{row['ck48']['accuracy']} | {row['ck48']['macro_f1']} | "
+            + (f"{which}: {other['accuracy']} | {other['macro_f1']} |" if other else "– | – |")
         )
     return "\n".join(lines) + "\n"
 
@@ -164,9 +225,20 @@ def markdown(result: dict) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--pools", type=Path, default=None, help="pool folder")
+    parser.add_argument("--sweep", type=Path, default=None, help="face_sets folder: sweep only")
+    parser.add_argument("--cost", action="store_true", help="per-frame cost only (no pools)")
     args = parser.parse_args()
-    result = run(args.pools or default_pool_dir())
     OUT.mkdir(parents=True, exist_ok=True)
+    if args.cost:
+        cost = cnn_cost() | {"load_average_1min": round(os.getloadavg()[0], 2)}
+        print(json.dumps(cost, indent=1))
+        return
+    if args.sweep:
+        result = sweep(args.sweep)
+        (OUT / "sweep.json").write_text(json.dumps(result, indent=1) + "\n")
+        print(json.dumps(result, indent=1))
+        return
+    result = run(args.pools or default_pool_dir())
     (OUT / "face_features.json").write_text(json.dumps(result, indent=1) + "\n")
     (OUT / "face_features.md").write_text(markdown(result))
     print(markdown(result))

@@ -108,6 +108,15 @@ MUTANTS = [
        "natural log of f0"),
     _m("A22", AF, "np.clip(hnr, -20.0, 40.0)", "np.clip(hnr, -20.0, 20.0)", AUDIO_TESTS,
        "HNR capped at 20 dB"),
+    # --- face crop and expression CNN (issue 16) ---
+    _m("X1", "edgemood/face_expression.py", "cos, sin = math.cos(roll), math.sin(roll)",
+       "cos, sin = 1.0, 0.0", ["tests/test_face_expression.py"], "crop ignores the head roll"),
+    _m("X2", "edgemood/face_expression.py", "return crop.astype(np.float32) / 127.5 - 1.0",
+       "return crop.astype(np.float32) / 255.0", ["tests/test_face_expression.py"],
+       "crop scaled to [0, 1], not [-1, 1]"),
+    _m("X3", "edgemood/visual_features.py", "return full[self._columns]",
+       "return full[: len(self.names)]", ["tests/test_face_expression.py"],
+       "feature columns not in the card's order"),
     # --- visual features ---
     _m("V1", VF, "cos, sin = math.cos(-roll), math.sin(-roll)",
        "cos, sin = math.cos(roll), math.sin(roll)", VISUAL_TESTS, "face frame rotated wrong way"),

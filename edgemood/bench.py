@@ -373,10 +373,15 @@ def format_table(result: dict) -> str:
     face = result.get("face_stage")
     if face:
         note = "" if result["modalities_used"]["visual"] else " (not used by this model)"
+        expression = face.get("expression_ms_per_face")
         lines.append(
             f"face stage alone{note}: {face['median_ms']:.2f} ms per clip, "
-            f"{face['frames_per_clip']} frames, {face['fps']} frames/s; of which face crop + "
-            f"expression CNN {face['expression_ms_per_face']} ms per face"
+            f"{face['frames_per_clip']} frames, {face['fps']} frames/s"
+            + (
+                f"; of which face crop + expression CNN {expression} ms per face"
+                if expression
+                else ""
+            )
         )
     lines += _text_encoder_lines(result.get("text_encoder"))
     lines.append(

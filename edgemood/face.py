@@ -75,6 +75,27 @@ def _iou(box: np.ndarray, boxes: np.ndarray) -> np.ndarray:
     return inter / np.maximum(area + areas - inter, 1e-9)
 
 
+def landmark_box(landmarks: np.ndarray) -> tuple[float, float, float, float]:
+    """The face's square in its own frame, as MediaPipe builds it from the landmarks.
+
+    Args:
+        landmarks: [468, 3] (or [468, 2]) in image pixels.
+    Returns:
+        (centre x, centre y, side, roll): the centre of the landmarks' box in the face's frame
+        (x along the eye line), the larger side of that box, and the eye line's angle in radians
+        (clockwise in image coordinates, y down).
+    """
+    right_eye, left_eye = landmarks[RIGHT_EYE_OUTER], landmarks[LEFT_EYE_OUTER]
+    angle = -math.atan2(-(left_eye[1] - right_eye[1]), left_eye[0] - right_eye[0])
+    centre = (landmarks[:, :2].min(0) + landmarks[:, :2].max(0)) / 2
+    cos, sin = math.cos(-angle), math.sin(-angle)
+    local = (landmarks[:, :2] - centre) @ np.array([[cos, sin], [-sin, cos]])
+    low, high = local.min(0), local.max(0)
+    middle = (low + high) / 2
+    back = middle @ np.array([[cos, -sin], [sin, cos]]) + centre
+    return float(back[0]), float(back[1]), float(max(high - low)), angle
+
+
 class FaceLandmarker:
     """Detector + landmark model on the vendored MediaPipe .tflite files."""
 
@@ -148,17 +169,8 @@ class FaceLandmarker:
 
     @staticmethod
     def _roi_from_landmarks(landmarks: np.ndarray) -> tuple[float, float, float, float]:
-        right_eye, left_eye = landmarks[RIGHT_EYE_OUTER], landmarks[LEFT_EYE_OUTER]
-        angle = -math.atan2(-(left_eye[1] - right_eye[1]), left_eye[0] - right_eye[0])
-        # The box of the landmarks in the face's own (unrotated) frame, as MediaPipe builds it.
-        centre = (landmarks[:, :2].min(0) + landmarks[:, :2].max(0)) / 2
-        cos, sin = math.cos(-angle), math.sin(-angle)
-        local = (landmarks[:, :2] - centre) @ np.array([[cos, sin], [-sin, cos]])
-        low, high = local.min(0), local.max(0)
-        middle = (low + high) / 2
-        back = middle @ np.array([[cos, -sin], [sin, cos]]) + centre
-        side = float(max(high - low)) * ROI_SCALE
-        return float(back[0]), float(back[1]), side, angle
+        centre_x, centre_y, side, angle = landmark_box(landmarks)
+        return centre_x, centre_y, side * ROI_SCALE, angle
 
     def _landmarks_in(
         self, image: np.ndarray, roi: tuple[float, float, float, float]

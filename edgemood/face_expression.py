@@ -40,7 +40,6 @@ CNN_TO_EMOTION: dict[str, str] = {
 }
 CNN_FEATURES: tuple[str, ...] = tuple(f"cnn_{name}" for name in CNN_CLASSES)
 LOG_FLOOR = 1e-6  # log(p + 1e-6): a probability of 0 stays finite (-13.8)
-RIGHT_EYE_OUTER, LEFT_EYE_OUTER = 33, 263
 
 
 def align_face(
@@ -58,18 +57,14 @@ def align_face(
     """
     import cv2
 
-    points = np.asarray(landmarks, dtype=np.float64)[:, :2]
-    eye_line = points[LEFT_EYE_OUTER] - points[RIGHT_EYE_OUTER]
-    roll = math.atan2(eye_line[1], eye_line[0])
-    cos, sin = math.cos(roll), math.sin(roll)
-    # Into the face's frame (x along the eye line), take the box there, and back.
-    to_face = np.array([[cos, -sin], [sin, cos]])
-    local = points @ to_face
-    low, high = local.min(0), local.max(0)
-    centre = ((low + high) / 2) @ to_face.T
-    side = float(max(high - low)) * scale
+    from edgemood.face import landmark_box
+
+    centre_x, centre_y, side, roll = landmark_box(np.asarray(landmarks, dtype=np.float64))
+    centre = np.array([centre_x, centre_y])
+    side *= scale
     if not (side > 1 and math.isfinite(side)):
         side = 1.0
+    cos, sin = math.cos(roll), math.sin(roll)
     # Corners of the upright square (top-left, top-right, bottom-left) in image pixels.
     axis_x = np.array([cos, sin]) * side
     axis_y = np.array([-sin, cos]) * side

@@ -68,7 +68,8 @@ def build_splits(
     """
     model = FusionModel(model_dir, backend="onnx", precision="fp32")
     trained_on = set(model.card.get("training", {}).get("actors", []))
-    clips = load_features(index_clips(data), FeatureExtractor(), cache)
+    extractor = FeatureExtractor(visual_features=model.visual_features)
+    clips = load_features(index_clips(data), extractor, cache)
     if not clips:
         raise SystemExit(f"quantize: {data}: no RAVDESS-named media files found")
     test = [c for c in clips if c.actor in set(test_actors)]

@@ -262,3 +262,20 @@ def test_face_set_command_bad_input(tmp_path, capsys):
     assert main(["ck48", "--root", str(tmp_path / "nowhere")]) == 2
     err = capsys.readouterr().err
     assert "no labels.csv" in err and len(err.strip().splitlines()) == 1
+
+
+def test_training_feature_cache_keeps_feature_sets_apart(tmp_path, face_clip):
+    from edgemood.train.data import index_clips, load_features
+
+    folder = tmp_path / "Actor_02"
+    folder.mkdir()
+    shutil.copy(face_clip, folder / "02-01-03-02-02-01-02.mp4")  # RAVDESS name: video, happy
+    cache = tmp_path / "cache"
+    use = {"audio": False, "visual": True, "text": False}
+    old = load_features(index_clips(tmp_path), FeatureExtractor(use=use), cache, progress=False)
+    new_extractor = FeatureExtractor(use=use, visual_features=ALL_VISUAL_FEATURES)
+    new = load_features(index_clips(tmp_path), new_extractor, cache, progress=False)
+    again = load_features(index_clips(tmp_path), FeatureExtractor(use=use), cache, progress=False)
+    assert old[0].inputs.visual.shape[1] == again[0].inputs.visual.shape[1] == 35
+    assert new[0].inputs.visual.shape[1] == 42
+    assert len(list(cache.glob("*.npz"))) == 2

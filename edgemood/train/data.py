@@ -22,6 +22,7 @@ from edgemood.features import FeatureExtractor
 from edgemood.labels import MODALITIES
 from edgemood.model import ModelInputs
 from edgemood.ravdess import RavdessName, parse_name
+from edgemood.visual_features import VISUAL_FEATURES
 
 # Bump when a feature's definition changes: cached features of an older version are recomputed.
 FEATURE_VERSION = "1"
@@ -109,10 +110,15 @@ def load_features(
 
     if cache_dir is not None:
         cache_dir.mkdir(parents=True, exist_ok=True)
+    # Another visual feature set than the default 35 geometry features is another cache entry
+    # (the default keeps its old keys, so existing caches stay valid).
+    key_id = text_id
+    if tuple(extractor.visual_features) != VISUAL_FEATURES:
+        key_id = f"{text_id}|visual {','.join(extractor.visual_features)}"
     kept = []
     with typer.progressbar(clips, label="features", file=sys.stderr, hidden=not progress) as bar:
         for clip in bar:
-            cached = cache_dir / f"{_cache_key(clip.path, text_id)}.npz" if cache_dir else None
+            cached = cache_dir / f"{_cache_key(clip.path, key_id)}.npz" if cache_dir else None
             if cached is not None and cached.exists():
                 clip.inputs = _load(cached)
             else:
