@@ -8,6 +8,8 @@ from __future__ import annotations
 from collections import Counter
 from pathlib import Path
 
+import numpy as np
+
 from edgemood.labels import EMOTIONS
 from edgemood.train.text_corpora import read_goemotions, read_xed, xed_split
 
@@ -72,3 +74,29 @@ def test_xed_split_is_fixed():
     assert abs(share["dev"] / 3000 - 0.1) < 0.02 and abs(share["test"] / 3000 - 0.1) < 0.02
     # A repeated line (case and spacing aside) never lands on both sides.
     assert xed_split("No.") == xed_split("  no. ") == xed_split("NO.")
+
+
+class _LengthEncoder:
+    """Stands in for the ONNX encoder: a sentence's vector is its length and word count."""
+
+    dim = 2
+
+    def __call__(self, text: str) -> np.ndarray:
+        return np.array([len(text), len(text.split())], np.float32)
+
+
+def test_text_pool_is_written_test_split_first_and_says_how_far_it_got(tmp_path):
+    from edgemood.train.pools import load_pool
+    from edgemood.train.text_pools import write_pool_in_parts
+
+    sentences = read_goemotions(CORPORA / "goemotions")
+    path = tmp_path / "goemotions.npz"
+    write_pool_in_parts(_LengthEncoder(), sentences, path, {"corpus": "x"}, every=4)
+    pool = load_pool(path)
+    assert list(pool.split) == ["test"] * 2 + ["dev"] * 3 + ["train"] * 5
+    assert pool.meta == {"corpus": "x", "complete": True, "encoded": 10, "total": 10}
+    by_group = {s.group: s for s in sentences}
+    for features, label, group in zip(pool.features, pool.labels, pool.groups):
+        text = by_group[str(group)].text
+        assert list(features) == [len(text), len(text.split())]
+        assert label == by_group[str(group)].label

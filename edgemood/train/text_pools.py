@@ -33,15 +33,34 @@ CORPUS_CREDIT = {
 }
 
 
-def encode_sentences(encoder: TextEncoder, sentences: Sequence[Sentence]) -> Pool:
-    """A pool of ``sentences`` encoded one per call."""
-    features = np.stack([encoder(s.text) for s in sentences]).astype(np.float32)
+def _pool(sentences: Sequence[Sentence], features: np.ndarray) -> Pool:
     return Pool(
         features,
         np.array([s.label for s in sentences], dtype=np.int64),
         np.array([s.group for s in sentences]),
         np.array([s.split for s in sentences]),
     )
+
+
+def write_pool_in_parts(
+    encoder: TextEncoder, sentences: Sequence[Sentence], path: Path, meta: dict, every: int
+) -> Pool:
+    """Encode test, then dev, then train, and rewrite the pool every ``every`` sentences, so that
+    a long run stopped part-way leaves a usable pool; ``meta["complete"]`` and
+    ``meta["encoded"]`` say how far it got (a part-way pool holds a prefix of train)."""
+    order = {"test": 0, "dev": 1, "train": 2}
+    sentences = sorted(sentences, key=lambda s: order.get(s.split, 3))  # stable within a split
+    features = np.zeros((len(sentences), encoder.dim), np.float32)
+    for i, sentence in enumerate(sentences):
+        features[i] = encoder(sentence.text)
+        done = i + 1
+        if done % every == 0 or done == len(sentences):
+            pool = _pool(sentences[:done], features[:done])
+            pool.meta = {**meta, "complete": done == len(sentences), "encoded": done,
+                         "total": len(sentences)}  # fmt: skip
+            save_pool(path, pool)
+            print(f"{path.name}: {done}/{len(sentences)}", flush=True)
+    return pool
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -61,15 +80,14 @@ def main(argv: list[str] | None = None) -> int:
         if root is None:
             continue
         start = time.monotonic()
-        pool = encode_sentences(encoder, reader(root))
-        pool.meta = {
+        meta = {
             "modality": "text",
             "encoder": manifest.get("name", str(args.encoder)),
             "encoder_model": encoder.model_file.name,
             "dim": encoder.dim,
             **CORPUS_CREDIT[name],
         }
-        save_pool(args.out / f"{name}.npz", pool)
+        pool = write_pool_in_parts(encoder, reader(root), args.out / f"{name}.npz", meta, 2000)
         print(f"{name}: {len(pool)} sentences in {time.monotonic() - start:.0f} s", flush=True)
     return 0
 
