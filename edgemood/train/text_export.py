@@ -1,5 +1,6 @@
-"""Export a DistilBERT (hub name on the workstation, or a local directory) to an edgemood text
-encoder directory with Hugging Face Optimum (optimum-onnx); see ``edgemood.text`` for the layout.
+"""Export a DistilBERT or a BERT such as all-MiniLM-L6-v2 (hub name on the workstation, or a local
+directory) to an edgemood text encoder directory with Hugging Face Optimum (optimum-onnx); see
+``edgemood.text`` for the layout.
 """
 
 from __future__ import annotations
@@ -66,6 +67,21 @@ def _source_config(source: str):
         ) from exc
 
 
+def _offline_wordpiece(words: Iterable[str]):
+    """A lower-case WordPiece tokenizer over ``words`` with BERT's special tokens."""
+    from tokenizers import Tokenizer, models, normalizers, pre_tokenizers, processors
+
+    specials = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
+    vocab = {token: i for i, token in enumerate(specials + sorted(set(words)))}
+    tokenizer = Tokenizer(models.WordPiece(vocab, unk_token="[UNK]"))
+    tokenizer.normalizer = normalizers.BertNormalizer(lowercase=True)
+    tokenizer.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
+    tokenizer.post_processor = processors.TemplateProcessing(
+        single="[CLS] $A [SEP]", special_tokens=[("[CLS]", 2), ("[SEP]", 3)]
+    )
+    return tokenizer
+
+
 def save_offline_distilbert(
     directory: str | Path, words: Iterable[str], config=None, seed: int = 0
 ):
@@ -78,19 +94,27 @@ def save_offline_distilbert(
         The model, in eval mode.
     """
     import torch
-    from tokenizers import Tokenizer, models, normalizers, pre_tokenizers, processors
     from transformers import DistilBertConfig, DistilBertModel, DistilBertTokenizerFast
 
-    specials = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
-    vocab = {token: i for i, token in enumerate(specials + sorted(set(words)))}
-    tokenizer = Tokenizer(models.WordPiece(vocab, unk_token="[UNK]"))
-    tokenizer.normalizer = normalizers.BertNormalizer(lowercase=True)
-    tokenizer.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
-    tokenizer.post_processor = processors.TemplateProcessing(
-        single="[CLS] $A [SEP]", special_tokens=[("[CLS]", 2), ("[SEP]", 3)]
-    )
-    DistilBertTokenizerFast(tokenizer_object=tokenizer).save_pretrained(directory)
+    DistilBertTokenizerFast(tokenizer_object=_offline_wordpiece(words)).save_pretrained(directory)
     torch.manual_seed(seed)
     model = DistilBertModel(config or DistilBertConfig()).eval()
+    model.save_pretrained(directory)
+    return model
+
+
+def save_offline_bert(directory: str | Path, words: Iterable[str], config, seed: int = 0):
+    """A BERT (the architecture of all-MiniLM-L6-v2: ``BertModel``, with token type ids) with
+    random weights from ``config`` and a WordPiece tokenizer over ``words``, saved as on the hub.
+
+    Returns:
+        The model, in eval mode.
+    """
+    import torch
+    from transformers import BertModel, BertTokenizerFast
+
+    BertTokenizerFast(tokenizer_object=_offline_wordpiece(words)).save_pretrained(directory)
+    torch.manual_seed(seed)
+    model = BertModel(config).eval()
     model.save_pretrained(directory)
     return model
