@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from safetensors.numpy import load_file
 
 from edgemood.labels import EMOTIONS
 from edgemood.text import TextEncoder
@@ -48,6 +47,8 @@ def test_class_weights_are_sqrt_inverse_frequency_and_zero_for_absent_classes():
 
 
 def test_finetune_learns_and_freezes_and_the_export_pools_as_training_did(tiny_bert, tmp_path):
+    from safetensors.numpy import load_file
+
     from edgemood.train.text_export import export_text_encoder
     from edgemood.train.text_finetune import encode_torch, finetune, load_head, predict
 
