@@ -696,6 +696,7 @@ def add_branches(
         record,
         BranchConfig(epochs=epochs, seed=seed),
         PairingConfig(),
+        text_encoder,
     )
     typer.echo(f"model written to {directory}")
 

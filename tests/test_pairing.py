@@ -57,7 +57,9 @@ def _voice_arrays(clips, config: FusionConfig):
 
 def test_partners_follow_the_voice_label_and_calm_gets_neutral():
     faces, texts = _pool(FACE_DIM, 30, 1), _pool(TEXT_DIM, 30, 2)
-    config = PairingConfig(face_rate=1.0, text_rate=1.0, neutral_text=0.0)
+    config = PairingConfig(
+        face_rate=1.0, text_rate=1.0, neutral_text=0.0, balanced_neutral_text=False
+    )
     partners = Partners(faces, texts, config)
     arrays, labels = _voice_arrays(
         _voices(400), FusionConfig(visual_dim=FACE_DIM, text_dim=TEXT_DIM)
@@ -72,20 +74,37 @@ def test_partners_follow_the_voice_label_and_calm_gets_neutral():
     np.testing.assert_array_equal(voices["audio"], arrays["audio"])
 
 
-def test_neutral_sentences_go_with_any_voice_at_the_asked_rate():
+def _sentences(balanced: bool):
     texts = _pool(TEXT_DIM, 50, 2)
-    partners = Partners(None, texts, PairingConfig(text_rate=1.0, neutral_text=0.5, text_alone=0))
-    arrays, labels = _voice_arrays(_voices(4000), FusionConfig(text_dim=TEXT_DIM))
-    parts = partners.epoch(arrays, labels, np.random.default_rng(0))
+    config = PairingConfig(
+        text_rate=1.0, neutral_text=0.5, text_alone=0, balanced_neutral_text=balanced
+    )
+    arrays, labels = _voice_arrays(_voices(8000), FusionConfig(text_dim=TEXT_DIM))
+    parts = Partners(None, texts, config).epoch(arrays, labels, np.random.default_rng(0))
     assert len(parts) == 1  # no single-modality part when its share is 0
-    sentence = parts[0][0]["text"][:, 0]
-    emotional = labels != NEUTRAL
-    share = np.mean(sentence[emotional] == NEUTRAL)
-    # Calm voices always get a neutral sentence; the rest half of the time.
-    calm = labels[emotional] == CALM
-    assert share == pytest.approx(0.5 + 0.5 * calm.mean(), abs=0.03)
-    others = emotional & (labels != CALM) & (sentence != NEUTRAL)
-    np.testing.assert_array_equal(sentence[others], labels[others])
+    voices = parts[0][0]
+    return labels, voices["present"][:, 2] > 0, voices["text"][:, 0]
+
+
+def test_neutral_sentences_are_equally_common_beside_every_voice():
+    labels, has, sentence = _sentences(balanced=True)
+    for label in range(len(EMOTIONS)):
+        rows = labels == label
+        neutral_share = np.mean(has[rows] & (sentence[rows] == NEUTRAL))
+        assert neutral_share == pytest.approx(0.5, abs=0.04), EMOTIONS[label]
+        emotional = has[rows] & (sentence[rows] != NEUTRAL)
+        if label in (NEUTRAL, CALM):  # no emotional sentence fits them: no sentence instead
+            assert not emotional.any() and has[rows].mean() == pytest.approx(0.5, abs=0.04)
+        else:  # the other half: a sentence of the voice's own label
+            np.testing.assert_array_equal(sentence[rows][emotional], label)
+            assert has[rows].all()
+
+
+def test_unbalanced_pairing_gives_calm_and_neutral_voices_neutral_words_always():
+    labels, has, sentence = _sentences(balanced=False)
+    quiet = (labels == NEUTRAL) | (labels == CALM)
+    assert has[quiet].all() and (sentence[quiet] == NEUTRAL).all()
+    assert np.mean(sentence[~quiet] == NEUTRAL) == pytest.approx(0.5, abs=0.03)
 
 
 def test_rates_and_single_modality_parts():

@@ -125,6 +125,10 @@ def add_branches(
 
     slots, labels = audio_slots(net, voices, config.audio_draws, config.seed)
     n = len(labels)
+    # The voices' own words (their RAVDESS statements), where the clips carry them.
+    own_text = None
+    if net.text is not None and all(v.inputs.text is not None for v in voices):
+        own_text = np.stack([v.inputs.text for v in voices]).astype(np.float32)
     base = {
         "audio": slots[0],
         "audio_mask": np.ones((n, 1), np.float32),
@@ -145,7 +149,7 @@ def add_branches(
         net.train()
         net.audio.eval()  # frozen: no statistics of its own move
         base["audio"] = slots[rng.integers(0, len(slots), n), np.arange(n)]
-        parts = partners.epoch(base, labels, rng)
+        parts = partners.epoch(base, labels, rng, own_text)
         total, seen = 0.0, 0
         for part, index in shuffled_batches(parts, config.batch_size, rng):
             arrays, part_labels = parts[part]

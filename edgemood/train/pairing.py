@@ -8,7 +8,8 @@ epoch:
 - every RAVDESS clip (label e) gets, each with its own chance, a face of label e and a sentence;
   the sentence is of label e, or, with ``neutral_text`` chance, a neutral one whatever e is: most
   spoken words carry no emotion (RAVDESS's own two statements are neutral), and a neutral
-  sentence must not drag a clear voice to "neutral";
+  sentence must not drag a clear voice to "neutral". So that neutral words are exactly as
+  common beside every emotion, a neutral or calm voice gets no sentence in the other case;
 - calm has no faces and no sentences (no face set or corpus labels it): a calm clip gets a
   neutral face or sentence, as a calm face reads as neutral; only the voice tells them apart;
 - single-modality samples (a face alone, a sentence alone) keep each branch answering alone.
@@ -35,6 +36,11 @@ class PairingConfig:
     face_rate: float = 0.5  # chance a voice gets a face partner in an epoch
     text_rate: float = 0.5  # chance a voice gets a sentence partner
     neutral_text: float = 0.5  # share of sentence partners that are neutral, whatever the voice
+    # Neutral and calm voices get a (neutral) sentence only as often as every other voice does.
+    balanced_neutral_text: bool = True
+    # Share of the neutral sentences that are the voice's own words (its RAVDESS statement),
+    # where the voices come with them (``Partners.epoch(own_text=...)``).
+    own_words: float = 0.5
     # Single-modality samples per epoch, as a share of the voice samples (each kind).
     face_alone: float = 0.5
     text_alone: float = 0.5
@@ -88,7 +94,11 @@ class Partners:
         return index
 
     def epoch(
-        self, arrays: dict[str, np.ndarray], labels: np.ndarray, rng: np.random.Generator
+        self,
+        arrays: dict[str, np.ndarray],
+        labels: np.ndarray,
+        rng: np.random.Generator,
+        own_text: np.ndarray | None = None,
     ) -> list[tuple[dict[str, np.ndarray], np.ndarray]]:
         """One epoch's training samples.
 
@@ -96,6 +106,8 @@ class Partners:
             arrays: the voices' padded arrays (``fit.batch_arrays``; no visual or text).
             labels: their labels.
             rng: the training run's generator.
+            own_text: the voices' own words as sentence vectors [N, D] (RAVDESS statements),
+                used for ``own_words`` of their neutral sentences; None: none.
         Returns:
             Parts of (arrays, labels): first the voices with this epoch's partners, then the
             faces alone and the sentences alone (short arrays: batched apart from the voices, so
@@ -113,11 +125,21 @@ class Partners:
                 continue
             if c.pairs:
                 wanted = np.array([partner_label(int(x)) for x in labels])
+                unpaired = np.zeros(n, bool)
                 if modality == "text":
-                    wanted = np.where(rng.random(n) < c.neutral_text, NEUTRAL, wanted)
+                    neutral = rng.random(n) < c.neutral_text
+                    if c.balanced_neutral_text:
+                        # A neutral or calm voice gets no emotional sentence, so no other neutral
+                        # one either: every voice then meets neutral words equally often, and
+                        # neutral words say nothing about the voice's emotion.
+                        unpaired = ~neutral & (wanted == NEUTRAL)
+                    wanted = np.where(neutral, NEUTRAL, wanted)
                 chosen = self._draw(modality, wanted, rng)
-                chosen[rng.random(n) >= rate] = -1
+                chosen[unpaired | (rng.random(n) >= rate)] = -1
                 _put(voices, modality, pool, chosen)
+                if modality == "text" and own_text is not None and c.own_words:
+                    own = neutral & (chosen >= 0) & (rng.random(n) < c.own_words)
+                    voices["text"][own] = own_text[own]
             count = round(n * alone_share)
             if count:
                 picks = rng.integers(0, len(pool), count)
