@@ -5,6 +5,7 @@
         [--texts ~/.cache/edgemood/pools/goemotions.npz] [--text-encoder edgemood/assets/text]
         [--ravdess ../shared/ravdess/audio] [--variants pairs,mask] [--folds 1,2,3,4,5]
         [--epochs 40] [--out benchmarks/results/fusion_pairs] [--report-only]
+    python -m benchmarks.fusion_pairs --faces-alone MODEL_DIR --held-out-faces POOL,...
 
 For each RAVDESS speaker fold (``edgemood.train.data.SPEAKER_FOLDS``: 4 test actors) a voice
 model is trained on the other 16 actors with the shipped recipe (40 epochs, speed perturbation
@@ -210,6 +211,24 @@ def _statement_vectors(encoder: str | None) -> dict[int, np.ndarray] | None:
     return {number: text(sentence) for number, sentence in STATEMENTS.items()}
 
 
+def faces_alone(model_dir: str, pools: str) -> None:
+    """A model directory's face-only answers on each held-out face pool, through the device
+    runtime (``FusionModel``: the card's default file; its visual features picked by name)."""
+    from edgemood.model import FusionModel, ModelInputs
+
+    model = FusionModel(model_dir)
+    for path in (p for p in pools.split(",") if p.strip()):
+        pool = load_pool(Path(path).expanduser())
+        names = pool.meta["feature_names"]
+        columns = [names.index(n) for n in model.card["visual_features"]]
+        inputs = [ModelInputs(visual=row[None, columns]) for row in pool.features]
+        score = _score(model.predict(inputs), pool.labels)
+        print(
+            f"{Path(path).stem}: {len(pool)} faces, accuracy {score['accuracy']:.3f}, "
+            f"macro-F1 {score['macro_f1']:.3f} ({model.file.name})"
+        )
+
+
 def report(out: Path) -> dict:
     """Mean ± std over folds per variant and condition, from the saved runs."""
     runs = [json.loads(p.read_text()) for p in sorted((out / "runs").glob("*.json"))]
@@ -268,7 +287,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", default=str(REPO / "benchmarks" / "results" / "fusion_pairs"))
     parser.add_argument("--report-only", action="store_true")
+    parser.add_argument(
+        "--faces-alone", metavar="MODEL_DIR", help="only score MODEL_DIR on --held-out-faces"
+    )
     args = parser.parse_args(argv)
+    if args.faces_alone:
+        faces_alone(args.faces_alone, args.held_out_faces)
+        return 0
     out = Path(args.out)
     if not args.report_only:
         from edgemood.train.commands import default_cache, prepare

@@ -142,8 +142,8 @@ def test_feature_extractor_follows_the_card_list():
     assert len(old_inputs.visual) == len(new_inputs.visual) == old_info["face_frames"] > 0
     np.testing.assert_allclose(new_inputs.visual[:, :35], old_inputs.visual, atol=1e-6)
     assert new_info["notes"] == old_info["notes"]
-    # The bundled (old) card lists the 35 geometry features: the device computes those.
-    assert FusionModel().visual_features == VISUAL_FEATURES
+    # The bundled card lists all 42; an older card (35 geometry names) gets those 35.
+    assert FusionModel().visual_features == ALL_VISUAL_FEATURES
 
 
 def test_no_face_gives_no_row_and_a_note(tmp_path):

@@ -111,12 +111,19 @@ def _allowed(path: Path, folders: list[Path]) -> bool:
 
 
 async def _upload_to_file(service: Service, upload: UploadFile) -> Path:
-    suffix = Path(upload.filename or "clip").suffix[:16]
-    fd, name = tempfile.mkstemp(prefix="edgemood-upload-", suffix=suffix, dir=service.spool)
+    """The upload, spooled under the client's base name in a private folder of its own: what a
+    name tells (a RAVDESS name's statement, a .txt input) then works as with ``infer``, and no
+    sidecar of another clip can be picked up."""
+    base = Path(upload.filename or "").name[-200:]
+    if base in ("", ".", ".."):
+        base = "upload" + Path(upload.filename or "clip").suffix[:16]
+    folder = Path(tempfile.mkdtemp(prefix="edgemood-upload-", dir=service.spool))
+    path = folder / base
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "wb") as out:
         while chunk := await upload.read(CHUNK):
             out.write(chunk)
-    return Path(name)
+    return path
 
 
 def _named(text: str, clip: Path, name: str) -> str:
@@ -178,6 +185,7 @@ async def infer_endpoint(request: Request) -> Response:
     finally:
         if temporary is not None:
             temporary.unlink(missing_ok=True)
+            temporary.parent.rmdir()
     service.record(payload, "http")
     result = {**payload["json"], "file": name}
     result["notes"] = [_named(note, clip, name) for note in result.get("notes", [])]
