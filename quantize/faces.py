@@ -1,0 +1,130 @@
+"""Faces for INT8 calibration and parity of a model with a face branch.
+
+No data set here holds a voice and a face of the same moment, so (as in training,
+``edgemood.train.pairing``) voices are paired with face-set images of their label (calm voices
+with neutral faces). A face is one frame of the card's ``visual_features``, selected by name from
+the pool, and every input is padded as the device pads it (``FusionModel.feed``).
+
+- Calibration: the pools' train split (a pool without splits: all of it), in the training
+  mixture of the model's card (``training.branches.pairing``): each voice paired with a face at
+  the pairing's face rate, the rest alone, plus faces alone (the pairing's face-alone share).
+- Parity: held-out pools (their test split; a pool without splits: all of it), three conditions:
+  the test actors' voices alone, held-out faces alone, and test voices paired with held-out faces
+  of their label (a voice whose label no held-out face has is counted, not paired).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from edgemood.model import INPUT_NAMES, FusionModel, ModelInputs
+from edgemood.train.commands import face_pool
+from edgemood.train.pairing import PairingConfig, Partners
+from edgemood.train.pools import Pool
+
+
+@dataclass
+class FaceSets:
+    """Face pools cut to the model's visual features: calibration and held-out parts."""
+
+    calibration: Pool
+    held_out: Pool
+    notes: list[str] = field(default_factory=list)
+
+    def describe(self) -> dict:
+        return {
+            "calibration": _describe_pool(self.calibration),
+            "held_out": _describe_pool(self.held_out),
+            "notes": self.notes,
+        }
+
+
+def _describe_pool(pool: Pool) -> dict:
+    return {"images": len(pool), "sources": pool.meta.get("sources", [])}
+
+
+def _part(paths: Sequence[Path], split: str, names: Sequence[str], notes: list[str]) -> Pool:
+    """The ``split`` images of the pools, whole pools where a pool has no splits."""
+    pools = []
+    for path in paths:
+        pool = face_pool([path], "all", names)
+        if (pool.split == "").all():
+            notes.append(f"{path.name}: no splits, all {len(pool)} images used")
+        else:
+            pool = pool.subset(pool.split == split)
+            if not len(pool):
+                raise SystemExit(f"quantize: {path}: no face images in split {split!r}")
+        pools.append(pool)
+    return Pool(
+        np.concatenate([p.features for p in pools]),
+        np.concatenate([p.labels for p in pools]),
+        np.concatenate([p.groups for p in pools]),
+        np.concatenate([p.split for p in pools]),
+        {"sources": [s for p in pools for s in p.meta["sources"]], "feature_names": list(names)},
+    )
+
+
+def load_face_sets(
+    model: FusionModel, calibration: Sequence[Path], held_out: Sequence[Path]
+) -> FaceSets | None:
+    """The face pools for ``model``; None for a model without a trained face branch (given pools
+    are then ignored, with a note on stderr)."""
+    import typer
+
+    if not model.trained["visual"]:
+        if calibration or held_out:
+            typer.echo("quantize: the model has no face branch: face pools ignored", err=True)
+        return None
+    if not calibration or not held_out:
+        raise SystemExit(
+            f"quantize: {model.directory} has a face branch: give --faces POOL[,POOL] "
+            "(calibration) and --held-out-faces POOL[,POOL] (parity)"
+        )
+    names = model.visual_features
+    notes: list[str] = []
+    sets = FaceSets(
+        _part(calibration, "train", names, notes), _part(held_out, "test", names, notes), notes
+    )
+    branches = model.card.get("training", {}).get("branches") or {}
+    trained_on = set((branches.get("faces") or {}).get("sources") or ())
+    seen = sorted(trained_on & set(sets.held_out.meta["sources"]))
+    if seen:
+        notes.append(
+            f"held-out faces from {', '.join(seen)}, a source the face branch trained on: "
+            "parity there is not on unseen faces' sources"
+        )
+    for note in notes:
+        typer.echo(f"quantize: note: {note}", err=True)
+    return sets
+
+
+def pairing_of(model: FusionModel) -> PairingConfig:
+    """The pairing rates the model's face branch was trained with (defaults if not recorded)."""
+    branches = model.card.get("training", {}).get("branches") or {}
+    return PairingConfig(**(branches.get("pairing") or {}))
+
+
+def face_feeds(model: FusionModel, pool: Pool, picks: np.ndarray) -> tuple[list[dict], list[int]]:
+    """Faces alone, one image each, as device feeds; and their labels."""
+    feeds = [model.feed([ModelInputs(visual=pool.features[i : i + 1])]) for i in picks]
+    return feeds, [int(pool.labels[i]) for i in picks]
+
+
+def pair_voices(
+    feeds: Sequence[dict[str, np.ndarray]],
+    labels: Sequence[int],
+    faces: Pool,
+    rate: float,
+    rng: np.random.Generator,
+) -> tuple[list[dict[str, np.ndarray]], np.ndarray]:
+    """The voice feeds with a face of their partner label put in, each with chance ``rate``
+    (``Partners``' rules); returns all feeds and which ones got a face."""
+    arrays = {name: np.concatenate([f[name] for f in feeds]) for name in INPUT_NAMES}
+    pairing = PairingConfig(face_rate=rate, face_alone=0.0, text_alone=0.0)
+    ((paired, _),) = Partners(faces, None, pairing).epoch(arrays, np.asarray(labels), rng)
+    out = [{name: paired[name][i : i + 1] for name in INPUT_NAMES} for i in range(len(feeds))]
+    return out, paired["present"][:, 1] == 1.0
