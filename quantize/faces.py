@@ -68,6 +68,17 @@ def _part(paths: Sequence[Path], split: str, names: Sequence[str], notes: list[s
     )
 
 
+def require_faces(
+    card: dict, directory: Path, calibration: Sequence[Path], held_out: Sequence[Path]
+) -> None:
+    """Stop (one line) when a model with a trained face branch is given no face pools."""
+    if card["trained"]["visual"] and (not calibration or not held_out):
+        raise SystemExit(
+            f"quantize: {directory} has a face branch: give --faces POOL[,POOL] "
+            "(calibration) and --held-out-faces POOL[,POOL] (parity)"
+        )
+
+
 def load_face_sets(
     model: FusionModel, calibration: Sequence[Path], held_out: Sequence[Path]
 ) -> FaceSets | None:
@@ -79,11 +90,7 @@ def load_face_sets(
         if calibration or held_out:
             typer.echo("quantize: the model has no face branch: face pools ignored", err=True)
         return None
-    if not calibration or not held_out:
-        raise SystemExit(
-            f"quantize: {model.directory} has a face branch: give --faces POOL[,POOL] "
-            "(calibration) and --held-out-faces POOL[,POOL] (parity)"
-        )
+    require_faces(model.card, model.directory, calibration, held_out)
     names = model.visual_features
     notes: list[str] = []
     sets = FaceSets(

@@ -12,7 +12,7 @@ from edgemood.train.model_dir import write_card
 from export.fusion import export_fusion
 from export.load import load_net
 from quantize.calibration import build_splits
-from quantize.faces import load_face_sets
+from quantize.faces import load_face_sets, require_faces
 from quantize.fusion_onnx import ONNX_INT8, quantize_onnx
 from quantize.fusion_tflite import TFLITE_INT8, quantize_tflite
 from quantize.parity import parity_report, write_report
@@ -36,16 +36,15 @@ def quantize_fusion(
     calibration and parity, required for a model with a face branch (``quantize.faces``).
     Returns the reports."""
     directory = Path(model_dir)
-    face_sets = load_face_sets(
-        FusionModel(directory, backend="onnx", precision="fp32"), faces, held_out_faces
-    )  # before the export: a missing pool fails at once
+    require_faces(read_card(directory), directory, faces, held_out_faces)  # before slow work
     export_fusion(directory, tflite=tflite)  # the FP32 references the INT8 models are judged by
+    fp32 = FusionModel(directory, backend="onnx", precision="fp32")
+    face_sets = load_face_sets(fp32, faces, held_out_faces)
     splits = build_splits(directory, data, cache, test_actors, max_calibration, faces=face_sets)
     card = read_card(directory)
     files = card["files"]
     reports = []
 
-    fp32 = FusionModel(directory, backend="onnx", precision="fp32")
     path, method = quantize_onnx(fp32.file, directory / ONNX_INT8, splits.calibration, all_layers)
     report = parity_report(fp32, FusionModel(path), splits, method, data)
     write_report(report, path.with_suffix(".onnx.json"))
