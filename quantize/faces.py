@@ -15,6 +15,7 @@ the pool, and every input is padded as the device pads it (``FusionModel.feed``)
 
 from __future__ import annotations
 
+import zipfile
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,7 +25,7 @@ import numpy as np
 from edgemood.model import INPUT_NAMES, FusionModel, ModelInputs
 from edgemood.train.commands import face_pool
 from edgemood.train.pairing import PairingConfig, Partners
-from edgemood.train.pools import Pool
+from edgemood.train.pools import Pool, load_pool
 
 
 @dataclass
@@ -71,12 +72,26 @@ def _part(paths: Sequence[Path], split: str, names: Sequence[str], notes: list[s
 def require_faces(
     card: dict, directory: Path, calibration: Sequence[Path], held_out: Sequence[Path]
 ) -> None:
-    """Stop (one line) when a model with a trained face branch is given no face pools."""
-    if card["trained"]["visual"] and (not calibration or not held_out):
+    """Stop (one line) when a model with a trained face branch is given no face pools, or a
+    pool file that is not there."""
+    if not card["trained"]["visual"]:
+        return
+    if not calibration or not held_out:
         raise SystemExit(
             f"quantize: {directory} has a face branch: give --faces POOL[,POOL] "
             "(calibration) and --held-out-faces POOL[,POOL] (parity)"
         )
+    for path in (*calibration, *held_out):
+        if not Path(path).is_file():
+            raise SystemExit(f"quantize: {path}: no such face pool file")
+        try:
+            names = load_pool(path).meta.get("feature_names")
+        except (ValueError, KeyError, OSError, EOFError, zipfile.BadZipFile):
+            raise SystemExit(
+                f"quantize: {path}: not a face pool (made by python -m edgemood.train.face_sets)"
+            ) from None
+        if not names:
+            raise SystemExit(f"quantize: {path}: a pool without face feature names")
 
 
 def load_face_sets(

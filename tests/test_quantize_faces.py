@@ -114,14 +114,20 @@ def test_audio_only_model_is_calibrated_without_faces(audio_model, ravdess_dir, 
     assert list(splits.conditions) == ["voices"]
 
 
-def test_face_model_without_face_pools_is_refused(av_copy, ravdess_dir):
+NOT_A_POOL = ["--faces", "pyproject.toml", "--held-out-faces", "pyproject.toml"]
+
+
+@pytest.mark.parametrize(
+    "options, says", [([], "--held-out-faces"), (NOT_A_POOL, "not a face pool")]
+)
+def test_face_model_without_face_pools_is_refused(av_copy, ravdess_dir, options, says):
+    command = ["-m", "quantize", "fusion", str(av_copy), "--data", str(ravdess_dir), *options]
     done = subprocess.run(
-        [sys.executable, "-m", "quantize", "fusion", str(av_copy), "--data", str(ravdess_dir)],
-        cwd=REPO, capture_output=True, text=True, timeout=120,
-    )  # fmt: skip
+        [sys.executable, *command], cwd=REPO, capture_output=True, text=True, timeout=120
+    )
     assert done.returncode != 0
     lines = done.stderr.strip().splitlines()
-    assert len(lines) == 1 and "--faces" in lines[0] and "--held-out-faces" in lines[0]
+    assert len(lines) == 1 and says in lines[0], lines
 
 
 def test_parity_is_reported_and_required_on_each_face_condition(av_copy, ravdess_dir, pools):
