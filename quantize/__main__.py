@@ -63,6 +63,14 @@ def fusion(
             "alone and on test voices paired with them (required for a model with a face branch)."
         ),
     ] = None,
+    texts: Annotated[
+        Optional[Path],  # noqa: UP045
+        typer.Option(
+            help="Text pool (edgemood.train.pools, encoded by the model's text encoder): its train "
+            "split calibrates a model with a text branch, its test split judges parity (required "
+            "for such a model)."
+        ),
+    ] = None,
     verbose: VerboseOption = False,
 ) -> None:
     """Static INT8 ONNX and INT8 TFLite of the fusion model, with parity reports."""
@@ -83,6 +91,7 @@ def fusion(
             evidence=held_out_evidence or [],
             faces=_paths(faces),
             held_out_faces=_paths(held_out_faces),
+            texts=texts,
         )
     for r in reports:
         p = r["parity"]

@@ -2,8 +2,9 @@
 
 Calibration draws only from actors the model was trained on and that are not parity-test actors,
 so the quantized model is never tuned on the clips it is judged on. Inputs are padded exactly as
-the device pads them (``FusionModel.feed``). A model with a face branch is calibrated and judged
-with faces too (``quantize.faces``).
+the device pads them (``FusionModel.feed``). A model with a face or text branch is calibrated
+and judged with faces (``quantize.faces``) or sentences (``quantize.texts``) too, paired with
+voices as in training (``quantize.partners``).
 """
 
 from __future__ import annotations
@@ -17,7 +18,11 @@ import numpy as np
 from edgemood.features import FeatureExtractor
 from edgemood.model import FusionModel
 from edgemood.train.data import SPEAKER_FOLDS, Clip, index_clips, load_features
-from quantize.faces import FaceSets, face_feeds, pair_voices, pairing_of
+from edgemood.train.pairing import PairingConfig
+from edgemood.train.pools import Pool
+from quantize.faces import FaceSets
+from quantize.partners import alone_feeds, pair_voices, pairing_of
+from quantize.texts import TextSets
 
 DEFAULT_TEST_ACTORS = SPEAKER_FOLDS[0]
 
@@ -28,16 +33,17 @@ class FeedSet:
 
     feeds: list[dict[str, np.ndarray]] = field(default_factory=list)
     labels: list[int] = field(default_factory=list)
-    actors: list[int] = field(default_factory=list)  # 0: a face alone (no voice)
+    actors: list[int] = field(default_factory=list)  # 0: a face or sentence alone (no voice)
 
     def describe(self) -> dict:
-        present = sum((f["present"][:, :2].sum(0) > 0).astype(int) for f in self.feeds)
-        voices, faces = (int(x) for x in present) if self.feeds else (0, 0)
+        present = sum((f["present"][:, :3].sum(0) > 0).astype(int) for f in self.feeds)
+        voices, faces, texts = (int(x) for x in present) if self.feeds else (0, 0, 0)
         return {
             "clips": len(self.feeds),
             "actors": sorted(set(self.actors) - {0}),
             "with_voice": voices,
             "with_face": faces,
+            "with_text": texts,
         }
 
     def extend(self, other: FeedSet) -> FeedSet:
@@ -52,9 +58,12 @@ class Splits:
     test: FeedSet  # the test actors' voices alone
     test_actors_in_training: bool  # True for a model trained on every actor (the bundled one)
     # Parity conditions by name: "voices" (= test) and, with a face branch, "faces" and
-    # "voices+faces"; each must keep FP32's answers.
+    # "voices+faces", with a text branch "texts" and "voices+texts"; each must keep FP32's
+    # answers.
     conditions: dict[str, FeedSet] = field(default_factory=dict)
     faces: dict | None = None  # the face pools used (FaceSets.describe), None: no face branch
+    texts: dict | None = None  # the text pool used (TextSets.describe), None: no text branch
+    mixture: dict | None = None  # the pairing rates calibration used (None: voices alone)
 
 
 def _to_feeds(clips: Sequence[Clip], model: FusionModel) -> FeedSet:
@@ -74,6 +83,7 @@ def build_splits(
     max_calibration: int = 1000,
     seed: int = 0,
     faces: FaceSets | None = None,
+    texts: TextSets | None = None,
 ) -> Splits:
     """Features of every RAVDESS clip under ``data``, as calibration and parity-test feeds.
 
@@ -86,6 +96,7 @@ def build_splits(
         seed: for that draw (and the faces').
         faces: face pools (``quantize.faces.load_face_sets``); required for a model with a
             trained face branch, ignored otherwise.
+        texts: the text pool (``quantize.texts.load_text_sets``); likewise for a text branch.
     """
     model = FusionModel(model_dir, backend="onnx", precision="fp32")
     trained_on = set(model.card.get("training", {}).get("actors", []))
@@ -106,37 +117,84 @@ def build_splits(
         test_actors_in_training=bool(trained_on & set(test_actors)),
     )
     splits.conditions["voices"] = splits.test
-    if model.trained["visual"]:
-        if faces is None:
-            raise SystemExit(f"quantize: {model_dir} has a face branch: face pools needed")
-        _add_faces(splits, model, faces, np.random.default_rng(seed))
+    for branch, given, what in (("visual", faces, "face pools"), ("text", texts, "a text pool")):
+        if model.trained[branch] and given is None:
+            raise SystemExit(f"quantize: {model_dir} has a {branch} branch: {what} needed")
+    faces = faces if model.trained["visual"] else None
+    texts = texts if model.trained["text"] else None
+    if faces is not None or texts is not None:
+        _add_partners(splits, model, faces, texts, np.random.default_rng(seed))
     return splits
 
 
-def _add_faces(
-    splits: Splits, model: FusionModel, faces: FaceSets, rng: np.random.Generator
+def _add_partners(
+    splits: Splits,
+    model: FusionModel,
+    faces: FaceSets | None,
+    texts: TextSets | None,
+    rng: np.random.Generator,
 ) -> None:
-    """Calibration in the training mixture of voices, voices with faces and faces alone; parity
-    conditions with held-out faces alone and paired with the test voices."""
+    """Calibration in the training mixture (``training.branches.pairing``): voices, each with a
+    face and a sentence at the pairing's rates, plus faces alone and sentences alone; parity
+    conditions with held-out faces and sentences alone and paired with the test voices."""
     mix = pairing_of(model)
     cal = splits.calibration
-    cal.feeds, _ = pair_voices(cal.feeds, cal.labels, faces.calibration, mix.face_rate, rng)
-    picks = rng.integers(0, len(faces.calibration), round(len(cal.feeds) * mix.face_alone))
-    feeds, labels = face_feeds(model, faces.calibration, picks)
-    splits.calibration = cal.extend(FeedSet(feeds, labels, [0] * len(feeds)))
+    cal_faces = faces.calibration if faces else None
+    cal_texts = texts.calibration if texts else None
+    cal.feeds, _ = pair_voices(cal.feeds, cal.labels, rng, cal_faces, cal_texts, mix)
+    for modality, pool, share in (("visual", cal_faces, mix.face_alone),
+                                  ("text", cal_texts, mix.text_alone)):  # fmt: skip
+        if pool is not None:
+            picks = rng.integers(0, len(pool), round(len(cal.feeds) * share))
+            feeds, labels = alone_feeds(model, modality, pool, picks)
+            splits.calibration = splits.calibration.extend(FeedSet(feeds, labels, [0] * len(feeds)))
+    splits.mixture = {
+        "face_rate": mix.face_rate if faces else None,
+        "face_alone": mix.face_alone if faces else None,
+        "text_rate": mix.text_rate if texts else None,
+        "neutral_text": mix.neutral_text if texts else None,
+        "text_alone": mix.text_alone if texts else None,
+    }
+    if faces is not None:
+        missing = _held_out_conditions(splits, model, "visual", faces.held_out, rng)
+        splits.faces = {
+            **faces.describe(),
+            "calibration_mixture": {"face_rate": mix.face_rate, "face_alone": mix.face_alone},
+            "test_voices_without_a_held_out_face_of_their_label": missing,
+        }
+    if texts is not None:
+        missing = _held_out_conditions(splits, model, "text", texts.held_out, rng)
+        splits.texts = {
+            **texts.describe(),
+            "calibration_mixture": {
+                "text_rate": mix.text_rate,
+                "neutral_text": mix.neutral_text,
+                "text_alone": mix.text_alone,
+            },
+            "test_voices_without_a_held_out_sentence_of_their_label": missing,
+        }
 
+
+CONDITION = {"visual": "faces", "text": "texts"}
+
+
+def _held_out_conditions(
+    splits: Splits, model: FusionModel, modality: str, held_out: Pool, rng: np.random.Generator
+) -> int:
+    """Adds the conditions "faces"/"texts" (the held-out samples alone) and "voices+faces"/
+    "voices+texts" (each test voice with a held-out partner of its label, never a neutral
+    sentence in its place); returns how many test voices no held-out sample could partner."""
+    name = CONDITION[modality]
+    feeds, labels = alone_feeds(model, modality, held_out, np.arange(len(held_out)))
+    splits.conditions[name] = FeedSet(feeds, labels, [0] * len(feeds))
     test = splits.test
-    feeds, labels = face_feeds(model, faces.held_out, np.arange(len(faces.held_out)))
-    splits.conditions["faces"] = FeedSet(feeds, labels, [0] * len(feeds))
-    paired, got_face = pair_voices(test.feeds, test.labels, faces.held_out, 1.0, rng)
-    keep = np.flatnonzero(got_face)
+    pairing = PairingConfig(face_rate=1.0, text_rate=1.0, neutral_text=0.0)
+    pools = {"faces": held_out} if modality == "visual" else {"texts": held_out}
+    paired, present = pair_voices(test.feeds, test.labels, rng, pairing=pairing, **pools)
+    keep = np.flatnonzero(present[:, 1 if modality == "visual" else 2])
     if not len(keep):
-        raise SystemExit("quantize: no held-out face has the label of any test voice")
-    splits.conditions["voices+faces"] = FeedSet(
+        raise SystemExit(f"quantize: no held-out {name[:-1]} has the label of any test voice")
+    splits.conditions[f"voices+{name}"] = FeedSet(
         [paired[i] for i in keep], [test.labels[i] for i in keep], [test.actors[i] for i in keep]
     )
-    splits.faces = {
-        **faces.describe(),
-        "calibration_mixture": {"face_rate": mix.face_rate, "face_alone": mix.face_alone},
-        "test_voices_without_a_held_out_face_of_their_label": int(len(got_face) - len(keep)),
-    }
+    return int(len(test.feeds) - len(keep))

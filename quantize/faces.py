@@ -3,7 +3,7 @@
 No data set here holds a voice and a face of the same moment, so (as in training,
 ``edgemood.train.pairing``) voices are paired with face-set images of their label (calm voices
 with neutral faces). A face is one frame of the card's ``visual_features``, selected by name from
-the pool, and every input is padded as the device pads it (``FusionModel.feed``).
+the pool; pairing and padding: ``quantize.partners``.
 
 - Calibration: the pools' train split (a pool without splits: all of it), in the training
   mixture of the model's card (``training.branches.pairing``): each voice paired with a face at
@@ -22,9 +22,8 @@ from pathlib import Path
 
 import numpy as np
 
-from edgemood.model import INPUT_NAMES, FusionModel, ModelInputs
+from edgemood.model import FusionModel
 from edgemood.train.commands import face_pool
-from edgemood.train.pairing import PairingConfig, Partners
 from edgemood.train.pools import Pool, load_pool
 
 
@@ -122,31 +121,3 @@ def load_face_sets(
     for note in notes:
         typer.echo(f"quantize: note: {note}", err=True)
     return sets
-
-
-def pairing_of(model: FusionModel) -> PairingConfig:
-    """The pairing rates the model's face branch was trained with (defaults if not recorded)."""
-    branches = model.card.get("training", {}).get("branches") or {}
-    return PairingConfig(**(branches.get("pairing") or {}))
-
-
-def face_feeds(model: FusionModel, pool: Pool, picks: np.ndarray) -> tuple[list[dict], list[int]]:
-    """Faces alone, one image each, as device feeds; and their labels."""
-    feeds = [model.feed([ModelInputs(visual=pool.features[i : i + 1])]) for i in picks]
-    return feeds, [int(pool.labels[i]) for i in picks]
-
-
-def pair_voices(
-    feeds: Sequence[dict[str, np.ndarray]],
-    labels: Sequence[int],
-    faces: Pool,
-    rate: float,
-    rng: np.random.Generator,
-) -> tuple[list[dict[str, np.ndarray]], np.ndarray]:
-    """The voice feeds with a face of their partner label put in, each with chance ``rate``
-    (``Partners``' rules); returns all feeds and which ones got a face."""
-    arrays = {name: np.concatenate([f[name] for f in feeds]) for name in INPUT_NAMES}
-    pairing = PairingConfig(face_rate=rate, face_alone=0.0, text_alone=0.0)
-    ((paired, _),) = Partners(faces, None, pairing).epoch(arrays, np.asarray(labels), rng)
-    out = [{name: paired[name][i : i + 1] for name in INPUT_NAMES} for i in range(len(feeds))]
-    return out, paired["present"][:, 1] == 1.0

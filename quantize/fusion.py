@@ -16,6 +16,7 @@ from quantize.faces import load_face_sets, require_faces
 from quantize.fusion_onnx import ONNX_INT8, quantize_onnx
 from quantize.fusion_tflite import TFLITE_INT8, quantize_tflite
 from quantize.parity import parity_report, write_report
+from quantize.texts import load_text_sets, require_texts
 
 
 def quantize_fusion(
@@ -29,18 +30,25 @@ def quantize_fusion(
     evidence: Sequence[Path] = (),
     faces: Sequence[Path] = (),
     held_out_faces: Sequence[Path] = (),
+    texts: Path | None = None,
 ) -> list[dict]:
     """Write fusion.int8.onnx (+ .json report) and, with ``tflite``, fusion.tflite and
     fusion.int8.tflite (+ report) into ``model_dir``. ``evidence``: INT8 ONNX reports of the
     same method on held-out actors (see below). ``faces``/``held_out_faces``: face pools for
-    calibration and parity, required for a model with a face branch (``quantize.faces``).
+    calibration and parity, required for a model with a face branch (``quantize.faces``);
+    ``texts``: a text pool, required for a model with a text branch (``quantize.texts``).
     Returns the reports."""
     directory = Path(model_dir)
-    require_faces(read_card(directory), directory, faces, held_out_faces)  # before slow work
+    card = read_card(directory)
+    require_faces(card, directory, faces, held_out_faces)  # before slow work
+    require_texts(card, directory, texts)
     export_fusion(directory, tflite=tflite)  # the FP32 references the INT8 models are judged by
     fp32 = FusionModel(directory, backend="onnx", precision="fp32")
     face_sets = load_face_sets(fp32, faces, held_out_faces)
-    splits = build_splits(directory, data, cache, test_actors, max_calibration, faces=face_sets)
+    text_sets = load_text_sets(fp32, texts)
+    splits = build_splits(
+        directory, data, cache, test_actors, max_calibration, faces=face_sets, texts=text_sets
+    )
     card = read_card(directory)
     files = card["files"]
     reports = []

@@ -46,7 +46,8 @@ def parity_report(
 ) -> dict:
     """Everything the JSON report beside an INT8 model says. The top-level parity figures are
     the test voices' (as for an audio-only model); ``conditions`` has every condition (with a
-    face branch: voices, faces, voices+faces), and parity holds only if it holds on each."""
+    face branch also faces, voices+faces; with a text branch texts, voices+texts), and parity
+    holds only if it holds on each."""
     found = {
         name: compare(predict(fp32, feeds), predict(int8, feeds), feeds.labels)
         for name, feeds in (splits.conditions or {"voices": splits.test}).items()
@@ -64,6 +65,7 @@ def parity_report(
         "method": method,
         "calibration": {"data": str(data), **splits.calibration.describe()},
         "faces": splits.faces,
+        "texts": splits.texts,
         "parity": {
             "test": splits.test.describe(),
             "test_actors_in_training": splits.test_actors_in_training,

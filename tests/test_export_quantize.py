@@ -20,6 +20,7 @@ pytestmark = pytest.mark.train
 import torch
 from conftest import ANGRY, HAPPY, SAD, build_model_dir
 from face_pools import write_face_pool
+from text_pools import write_text_pool
 
 from benchmarks.check_size import check_all, check_budget, check_file
 from edgemood.features import FeatureExtractor
@@ -52,12 +53,24 @@ def face_pools(tmp_path_factory) -> dict[str, list[Path]]:
 
 
 @pytest.fixture(scope="module")
-def quantized(tmp_path_factory, ravdess_dir, face_pools) -> tuple[Path, list[dict]]:
+def text_pool(tmp_path_factory) -> Path:
+    """A tiny text pool (random vectors) as wide as the fixture models' text branch."""
+    from edgemood.train.fusion import FusionConfig
+
+    path = tmp_path_factory.mktemp("texts") / "texts.npz"
+    write_text_pool(path, FusionConfig().text_dim)
+    return path
+
+
+@pytest.fixture(scope="module")
+def quantized(tmp_path_factory, ravdess_dir, face_pools, text_pool) -> tuple[Path, list[dict]]:
     """A fusion model with the real feature dimensions (audio + visual + text, random weights),
     quantized end to end."""
     trained = {"audio": True, "visual": True, "text": True}
     directory = build_model_dir(tmp_path_factory.mktemp("q"), trained, seed=3)
-    reports = quantize_fusion(directory, ravdess_dir, None, test_actors=[1, 2], **face_pools)
+    reports = quantize_fusion(
+        directory, ravdess_dir, None, test_actors=[1, 2], texts=text_pool, **face_pools
+    )
     return directory, reports
 
 
@@ -178,15 +191,19 @@ def test_compact_names_keeps_the_model_and_its_interface(quantized, fixture_inpu
     np.testing.assert_array_equal(before, after)
 
 
-def test_parity_counts_disagreements(quantized, ravdess_dir, face_pools):
+def test_parity_counts_disagreements(quantized, ravdess_dir, face_pools, text_pool):
     """The reported agreement is recomputed here from the files themselves."""
     from quantize.calibration import build_splits
     from quantize.faces import load_face_sets
     from quantize.parity import predict
+    from quantize.texts import load_text_sets
 
     directory, reports = quantized
     faces = load_face_sets(FusionModel(directory), *face_pools.values())
-    splits = build_splits(directory, ravdess_dir, None, test_actors=[1, 2], faces=faces)
+    texts = load_text_sets(FusionModel(directory), text_pool)
+    splits = build_splits(
+        directory, ravdess_dir, None, test_actors=[1, 2], faces=faces, texts=texts
+    )
     fp32 = predict(FusionModel(directory, backend="onnx", precision="fp32"), splits.test)
     int8 = predict(FusionModel(directory, backend="onnx", precision="int8"), splits.test)
     agreement = float((fp32.argmax(1) == int8.argmax(1)).mean())
@@ -253,7 +270,7 @@ def test_size_check_fails_over_budget(tmp_path):
 
 
 def test_held_out_evidence_decides_the_default_of_a_model_trained_on_every_actor(
-    quantized, ravdess_dir, tmp_path, face_pools
+    quantized, ravdess_dir, tmp_path, face_pools, text_pool
 ):
     """A model whose parity-test actors were in its training data may default to INT8 only on
     held-out evidence: reports of the same method, on held-out actors, that all hold."""
@@ -274,7 +291,7 @@ def test_held_out_evidence_decides_the_default_of_a_model_trained_on_every_actor
             evidence.write_text(json.dumps(report))
         (own,) = quantize_fusion(directory, ravdess_dir, None, [1, 2], tflite=False,
                                  evidence=[evidence] if report is not None else [],
-                                 **face_pools)  # fmt: skip
+                                 texts=text_pool, **face_pools)  # fmt: skip
         assert own["parity"]["test_actors_in_training"]
         return json.loads((directory / "model.json").read_text())["default"], own["parity"]["holds"]
 

@@ -21,9 +21,11 @@ from face_pools import faces_by_name, write_face_pool
 
 from edgemood.labels import EMOTIONS
 from edgemood.model import FusionModel, ModelInputs
+from edgemood.train.pairing import PairingConfig
 from quantize.calibration import build_splits
-from quantize.faces import load_face_sets, pair_voices
+from quantize.faces import load_face_sets
 from quantize.fusion import quantize_fusion
+from quantize.partners import pair_voices
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -96,10 +98,10 @@ def test_calm_voices_are_paired_with_neutral_faces(pools):
         "present": np.array([[1.0, 0.0, 0.0]], np.float32),
     }
     calm, neutral = EMOTIONS.index("calm"), EMOTIONS.index("neutral")
-    feeds, got = pair_voices(
-        [model_feed] * 4, [calm] * 4, pools["cal"], 1.0, np.random.default_rng(0)
-    )
-    assert got.all()
+    pairing = PairingConfig(face_rate=1.0)
+    rng = np.random.default_rng(0)
+    feeds, got = pair_voices([model_feed] * 4, [calm] * 4, rng, pools["cal"], pairing=pairing)
+    assert got[:, 1].all()
     for feed in feeds:
         row = np.flatnonzero((pools["cal"].features == feed["visual"][0, 0]).all(1))[0]
         assert pools["cal"].labels[row] == neutral
