@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import zipfile
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -25,15 +24,11 @@ import numpy as np
 from edgemood.model import FusionModel
 from edgemood.train.commands import face_pool
 from edgemood.train.pools import Pool, load_pool
+from quantize.partners import PoolParts
 
 
-@dataclass
-class FaceSets:
+class FaceSets(PoolParts):
     """Face pools cut to the model's visual features: calibration and held-out parts."""
-
-    calibration: Pool
-    held_out: Pool
-    notes: list[str] = field(default_factory=list)
 
     def describe(self) -> dict:
         return {

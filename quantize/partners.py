@@ -11,12 +11,23 @@ it (``FusionModel.feed``).
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 
 import numpy as np
 
 from edgemood.model import INPUT_NAMES, FusionModel, ModelInputs
 from edgemood.train.pairing import PairingConfig, Partners
 from edgemood.train.pools import Pool
+
+
+@dataclass
+class PoolParts:
+    """A modality's samples cut into a calibration part and a held-out (parity) part, with the
+    notes said about them (``FaceSets``, ``TextSets`` add what their reports say)."""
+
+    calibration: Pool
+    held_out: Pool
+    notes: list[str] = field(default_factory=list)
 
 
 def pairing_of(model: FusionModel) -> PairingConfig:

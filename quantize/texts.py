@@ -1,6 +1,6 @@
 """Sentences for INT8 calibration and parity of a model with a text branch.
 
-A text pool (``edgemood.train.pools``, e.g. GoEmotions from ``python -m edgemood.train.text_sets``)
+A text pool (``edgemood.train.pools``, e.g. GoEmotions from ``python -m edgemood.train.text_pools``)
 holds sentence vectors with labels and splits. It must be as wide as the card's ``text_dim`` and,
 when the card records the encoder the text branch was trained with
 (``edgemood.text.trained_encoder``), encoded by that encoder (the pool's meta ``encoder``): the
@@ -16,7 +16,6 @@ models) is checked on width alone, with a note.
 from __future__ import annotations
 
 import zipfile
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -24,17 +23,13 @@ import numpy as np
 from edgemood.model import FusionModel
 from edgemood.text import trained_encoder
 from edgemood.train.pools import Pool, load_pool
+from quantize.partners import PoolParts
 
 MAX_HELD_OUT = 1000  # held-out sentences judged alone: enough for 1-in-100 disagreements
 
 
-@dataclass
-class TextSets:
+class TextSets(PoolParts):
     """A text pool's calibration (train) and held-out (test) sentences."""
-
-    calibration: Pool
-    held_out: Pool
-    notes: list[str] = field(default_factory=list)
 
     def describe(self) -> dict:
         return {
@@ -54,7 +49,7 @@ def _read(card: dict, path: Path) -> tuple[Pool, list[str]]:
         pool = load_pool(path)
     except (ValueError, KeyError, OSError, EOFError, zipfile.BadZipFile):
         raise SystemExit(
-            f"quantize: {path}: not a text pool (made by python -m edgemood.train.text_sets)"
+            f"quantize: {path}: not a text pool (made by python -m edgemood.train.text_pools)"
         ) from None
     width, dim = pool.features.shape[1] if pool.features.ndim == 2 else 0, int(card["text_dim"])
     if pool.meta.get("modality") != "text" or width != dim:
@@ -84,7 +79,7 @@ def require_texts(card: dict, directory: Path, path: Path | None) -> None:
     if path is None:
         raise SystemExit(
             f"quantize: {directory} has a text branch: give --texts POOL (sentence vectors of "
-            "its text encoder, e.g. goemotions.npz from python -m edgemood.train.text_sets)"
+            "its text encoder, e.g. goemotions.npz from python -m edgemood.train.text_pools)"
         )
     _read(card, Path(path))
 

@@ -210,6 +210,33 @@ def test_parity_counts_disagreements(quantized, ravdess_dir, face_pools, text_po
     assert reports[0]["parity"]["agreement"] == pytest.approx(agreement)
 
 
+def test_parity_is_reported_and_required_on_each_text_condition(quantized, text_pool):
+    """The text conditions (held-out sentences alone; test voices with a held-out sentence of
+    their label), recomputed here through the device path from the files and the pool."""
+    from edgemood.train.pools import load_pool
+
+    directory, reports = quantized
+    pool = load_pool(text_pool)
+    held = pool.subset(pool.split == "test")
+    batch = [ModelInputs(text=row) for row in held.features]
+    for report, backend in zip(reports, ("onnx", "tflite")):
+        conditions = report["parity"]["conditions"]
+        assert set(conditions) == {"voices", "faces", "voices+faces", "texts", "voices+texts"}
+        assert report["parity"]["holds"] == all(c["holds"] for c in conditions.values())
+        texts = conditions["texts"]
+        assert texts["clips"] == texts["with_text"] == len(held) and not texts["with_voice"]
+        fp32 = FusionModel(directory, backend=backend, precision="fp32").predict(batch)
+        int8 = FusionModel(directory, backend=backend, precision="int8").predict(batch)
+        assert texts["agreement"] == pytest.approx(float((fp32.argmax(1) == int8.argmax(1)).mean()))
+        change = (int8.argmax(1) == held.labels).mean() - (fp32.argmax(1) == held.labels).mean()
+        assert texts["accuracy_change"] == pytest.approx(float(change))
+        # Every test voice's label (angry, happy, sad) has held-out sentences: all are paired.
+        paired = conditions["voices+texts"]
+        assert paired["clips"] == paired["with_text"] == paired["with_voice"] == 4
+        assert report["texts"]["test_voices_without_a_held_out_sentence_of_their_label"] == 0
+        assert report["calibration"]["with_text"] > 0
+
+
 def test_text_encoder_int8(encoder_dir, tmp_path):
     directory = tmp_path / "encoder"
     shutil.copytree(encoder_dir, directory)
