@@ -17,6 +17,10 @@ VerboseOption = Annotated[
 ]
 
 
+def _paths(value: str | None) -> list[Path]:
+    return [Path(p) for p in (value or "").split(",") if p.strip()]
+
+
 def _actors(value: str) -> list[int]:
     try:
         return [int(a) for a in value.split(",") if a.strip()]
@@ -45,6 +49,28 @@ def fusion(
             "actors (repeatable): lets a model trained on every actor default to INT8."
         ),
     ] = None,
+    faces: Annotated[
+        Optional[str],  # noqa: UP045
+        typer.Option(
+            help="Face pools (POOL[,POOL]) whose train split calibrates a model with a face "
+            "branch, paired with voices as in its training (required for such a model)."
+        ),
+    ] = None,
+    held_out_faces: Annotated[
+        Optional[str],  # noqa: UP045
+        typer.Option(
+            help="Face pools (POOL[,POOL]) the face branch never trained on: parity on faces "
+            "alone and on test voices paired with them (required for a model with a face branch)."
+        ),
+    ] = None,
+    texts: Annotated[
+        Optional[Path],  # noqa: UP045
+        typer.Option(
+            help="Text pool (edgemood.train.pools, encoded by the model's text encoder): its train "
+            "split calibrates a model with a text branch, its test split judges parity (required "
+            "for such a model)."
+        ),
+    ] = None,
     verbose: VerboseOption = False,
 ) -> None:
     """Static INT8 ONNX and INT8 TFLite of the fusion model, with parity reports."""
@@ -63,6 +89,9 @@ def fusion(
             all_layers=all_layers,
             tflite=tflite,
             evidence=held_out_evidence or [],
+            faces=_paths(faces),
+            held_out_faces=_paths(held_out_faces),
+            texts=texts,
         )
     for r in reports:
         p = r["parity"]
@@ -72,6 +101,13 @@ def fusion(
             f"{p['test']['actors']}, accuracy {p['accuracy_fp32']:.3f} -> {p['accuracy_int8']:.3f}"
             f"; parity {'holds' if p['holds'] else 'FAILS'}"
         )
+        for name, c in p["conditions"].items():
+            if name != "voices":
+                typer.echo(
+                    f"  {name}: agreement {c['agreement']:.2%} on {c['clips']}, accuracy "
+                    f"{c['accuracy_fp32']:.3f} -> {c['accuracy_int8']:.3f}"
+                    f"; {'holds' if c['holds'] else 'FAILS'}"
+                )
     card = read_card(model_dir)
     typer.echo(f"default: {card['default']} ({card.get('default_reason', '')})")
 

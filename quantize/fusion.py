@@ -12,9 +12,11 @@ from edgemood.train.model_dir import write_card
 from export.fusion import export_fusion
 from export.load import load_net
 from quantize.calibration import build_splits
+from quantize.faces import load_face_sets, require_faces
 from quantize.fusion_onnx import ONNX_INT8, quantize_onnx
 from quantize.fusion_tflite import TFLITE_INT8, quantize_tflite
 from quantize.parity import parity_report, write_report
+from quantize.texts import load_text_sets, require_texts
 
 
 def quantize_fusion(
@@ -26,18 +28,31 @@ def quantize_fusion(
     all_layers: bool = False,
     tflite: bool = True,
     evidence: Sequence[Path] = (),
+    faces: Sequence[Path] = (),
+    held_out_faces: Sequence[Path] = (),
+    texts: Path | None = None,
 ) -> list[dict]:
     """Write fusion.int8.onnx (+ .json report) and, with ``tflite``, fusion.tflite and
     fusion.int8.tflite (+ report) into ``model_dir``. ``evidence``: INT8 ONNX reports of the
-    same method on held-out actors (see below). Returns the reports."""
+    same method on held-out actors (see below). ``faces``/``held_out_faces``: face pools for
+    calibration and parity, required for a model with a face branch (``quantize.faces``);
+    ``texts``: a text pool, required for a model with a text branch (``quantize.texts``).
+    Returns the reports."""
     directory = Path(model_dir)
+    card = read_card(directory)
+    require_faces(card, directory, faces, held_out_faces)  # before slow work
+    require_texts(card, directory, texts)
     export_fusion(directory, tflite=tflite)  # the FP32 references the INT8 models are judged by
-    splits = build_splits(directory, data, cache, test_actors, max_calibration)
+    fp32 = FusionModel(directory, backend="onnx", precision="fp32")
+    face_sets = load_face_sets(fp32, faces, held_out_faces)
+    text_sets = load_text_sets(fp32, texts)
+    splits = build_splits(
+        directory, data, cache, test_actors, max_calibration, faces=face_sets, texts=text_sets
+    )
     card = read_card(directory)
     files = card["files"]
     reports = []
 
-    fp32 = FusionModel(directory, backend="onnx", precision="fp32")
     path, method = quantize_onnx(fp32.file, directory / ONNX_INT8, splits.calibration, all_layers)
     report = parity_report(fp32, FusionModel(path), splits, method, data)
     write_report(report, path.with_suffix(".onnx.json"))
@@ -81,10 +96,13 @@ def choose_default(report: dict, proof: Sequence[dict]) -> tuple[str, str]:
     parity = report["parity"]
     actors = ",".join(str(a) for a in parity["test"]["actors"])
     if not parity["holds"]:
-        return "fp32", (
-            f"INT8 parity fails on actors {actors} (agreement {parity['agreement']:.2%}, "
-            f"accuracy change {parity['accuracy_change']:+.3f}): FP32 stays the default"
+        conditions = parity.get("conditions") or {"voices": parity}
+        failed = "; ".join(
+            f"{name}: agreement {c['agreement']:.2%}, accuracy change {c['accuracy_change']:+.3f}"
+            for name, c in conditions.items()
+            if not c["holds"]
         )
+        return "fp32", f"INT8 parity fails on actors {actors} ({failed}): FP32 stays the default"
     if not parity["test_actors_in_training"]:
         return "int8", f"INT8 parity holds on actors {actors}, unheard in training: INT8 default"
     good = [

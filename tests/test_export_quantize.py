@@ -19,6 +19,8 @@ pytestmark = pytest.mark.train
 
 import torch
 from conftest import ANGRY, HAPPY, SAD, build_model_dir
+from face_pools import write_face_pool
+from text_pools import write_text_pool
 
 from benchmarks.check_size import check_all, check_budget, check_file
 from edgemood.features import FeatureExtractor
@@ -40,12 +42,35 @@ def fixture_inputs() -> list[ModelInputs]:
 
 
 @pytest.fixture(scope="module")
-def quantized(tmp_path_factory, ravdess_dir) -> tuple[Path, list[dict]]:
+def face_pools(tmp_path_factory) -> dict[str, list[Path]]:
+    """Tiny face pools (random features) for calibration and held-out parity."""
+    from edgemood.visual_features import VISUAL_FEATURES
+
+    root = tmp_path_factory.mktemp("faces")
+    write_face_pool(root / "cal.npz", VISUAL_FEATURES, seed=1)
+    write_face_pool(root / "held.npz", VISUAL_FEATURES, splits=("",), seed=2)
+    return {"faces": [root / "cal.npz"], "held_out_faces": [root / "held.npz"]}
+
+
+@pytest.fixture(scope="module")
+def text_pool(tmp_path_factory) -> Path:
+    """A tiny text pool (random vectors) as wide as the fixture models' text branch."""
+    from edgemood.train.fusion import FusionConfig
+
+    path = tmp_path_factory.mktemp("texts") / "texts.npz"
+    write_text_pool(path, FusionConfig().text_dim)
+    return path
+
+
+@pytest.fixture(scope="module")
+def quantized(tmp_path_factory, ravdess_dir, face_pools, text_pool) -> tuple[Path, list[dict]]:
     """A fusion model with the real feature dimensions (audio + visual + text, random weights),
     quantized end to end."""
     trained = {"audio": True, "visual": True, "text": True}
     directory = build_model_dir(tmp_path_factory.mktemp("q"), trained, seed=3)
-    reports = quantize_fusion(directory, ravdess_dir, None, test_actors=[1, 2])
+    reports = quantize_fusion(
+        directory, ravdess_dir, None, test_actors=[1, 2], texts=text_pool, **face_pools
+    )
     return directory, reports
 
 
@@ -118,9 +143,9 @@ def test_quantize_writes_int8_models_reports_and_card(quantized, ravdess_dir):
         assert set(calibration["actors"]) == {3, 4, 5, 6}  # never the parity-test actors
         assert parity["test"]["actors"] == [1, 2]
         assert 0.0 <= parity["agreement"] <= 1.0
-        assert parity["holds"] == (
-            parity["agreement"] >= 0.99 and parity["accuracy_change"] >= -0.01
-        )
+        for c in parity["conditions"].values():  # the bar, on each condition
+            assert c["holds"] == (c["agreement"] >= 0.99 and c["accuracy_change"] >= -0.01)
+        assert parity["holds"] == all(c["holds"] for c in parity["conditions"].values())
     # The card's default is INT8 only when parity holds on actors the model never heard.
     onnx_parity = reports[0]["parity"]
     expected = "fusion.int8.onnx" if onnx_parity["holds"] else "fusion.onnx"
@@ -166,17 +191,50 @@ def test_compact_names_keeps_the_model_and_its_interface(quantized, fixture_inpu
     np.testing.assert_array_equal(before, after)
 
 
-def test_parity_counts_disagreements(quantized, ravdess_dir):
+def test_parity_counts_disagreements(quantized, ravdess_dir, face_pools, text_pool):
     """The reported agreement is recomputed here from the files themselves."""
     from quantize.calibration import build_splits
+    from quantize.faces import load_face_sets
     from quantize.parity import predict
+    from quantize.texts import load_text_sets
 
     directory, reports = quantized
-    splits = build_splits(directory, ravdess_dir, None, test_actors=[1, 2])
+    faces = load_face_sets(FusionModel(directory), *face_pools.values())
+    texts = load_text_sets(FusionModel(directory), text_pool)
+    splits = build_splits(
+        directory, ravdess_dir, None, test_actors=[1, 2], faces=faces, texts=texts
+    )
     fp32 = predict(FusionModel(directory, backend="onnx", precision="fp32"), splits.test)
     int8 = predict(FusionModel(directory, backend="onnx", precision="int8"), splits.test)
     agreement = float((fp32.argmax(1) == int8.argmax(1)).mean())
     assert reports[0]["parity"]["agreement"] == pytest.approx(agreement)
+
+
+def test_parity_is_reported_and_required_on_each_text_condition(quantized, text_pool):
+    """The text conditions (held-out sentences alone; test voices with a held-out sentence of
+    their label), recomputed here through the device path from the files and the pool."""
+    from edgemood.train.pools import load_pool
+
+    directory, reports = quantized
+    pool = load_pool(text_pool)
+    held = pool.subset(pool.split == "test")
+    batch = [ModelInputs(text=row) for row in held.features]
+    for report, backend in zip(reports, ("onnx", "tflite")):
+        conditions = report["parity"]["conditions"]
+        assert set(conditions) == {"voices", "faces", "voices+faces", "texts", "voices+texts"}
+        assert report["parity"]["holds"] == all(c["holds"] for c in conditions.values())
+        texts = conditions["texts"]
+        assert texts["clips"] == texts["with_text"] == len(held) and not texts["with_voice"]
+        fp32 = FusionModel(directory, backend=backend, precision="fp32").predict(batch)
+        int8 = FusionModel(directory, backend=backend, precision="int8").predict(batch)
+        assert texts["agreement"] == pytest.approx(float((fp32.argmax(1) == int8.argmax(1)).mean()))
+        change = (int8.argmax(1) == held.labels).mean() - (fp32.argmax(1) == held.labels).mean()
+        assert texts["accuracy_change"] == pytest.approx(float(change))
+        # Every test voice's label (angry, happy, sad) has held-out sentences: all are paired.
+        paired = conditions["voices+texts"]
+        assert paired["clips"] == paired["with_text"] == paired["with_voice"] == 4
+        assert report["texts"]["test_voices_without_a_held_out_sentence_of_their_label"] == 0
+        assert report["calibration"]["with_text"] > 0
 
 
 def test_text_encoder_int8(encoder_dir, tmp_path):
@@ -239,7 +297,7 @@ def test_size_check_fails_over_budget(tmp_path):
 
 
 def test_held_out_evidence_decides_the_default_of_a_model_trained_on_every_actor(
-    quantized, ravdess_dir, tmp_path
+    quantized, ravdess_dir, tmp_path, face_pools, text_pool
 ):
     """A model whose parity-test actors were in its training data may default to INT8 only on
     held-out evidence: reports of the same method, on held-out actors, that all hold."""
@@ -259,7 +317,8 @@ def test_held_out_evidence_decides_the_default_of_a_model_trained_on_every_actor
         if report is not None:
             evidence.write_text(json.dumps(report))
         (own,) = quantize_fusion(directory, ravdess_dir, None, [1, 2], tflite=False,
-                                 evidence=[evidence] if report is not None else [])  # fmt: skip
+                                 evidence=[evidence] if report is not None else [],
+                                 texts=text_pool, **face_pools)  # fmt: skip
         assert own["parity"]["test_actors_in_training"]
         return json.loads((directory / "model.json").read_text())["default"], own["parity"]["holds"]
 
