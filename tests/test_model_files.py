@@ -24,12 +24,35 @@ from edgemood.model import CARD_NAME, DEFAULT_MODEL_DIR, FusionModel
         ("tflite", "int8", "fusion.int8.tflite"),
     ],
 )
-def test_bundled_model_file_for_each_flag_combination(backend, precision, expected):
-    card = json.loads((DEFAULT_MODEL_DIR / CARD_NAME).read_text())
-    assert card["default"] == "fusion.int8.onnx"  # the table above assumes the shipped default
-    model = FusionModel(backend=backend, precision=precision)
+def test_model_file_for_each_flag_combination(int8_default, backend, precision, expected):
+    model = FusionModel(int8_default, backend=backend, precision=precision)
     assert model.file.name == expected
     assert model.backend_name == (backend or "onnx")
+
+
+@pytest.fixture(scope="module")
+def int8_default(tmp_path_factory):
+    """The bundled model's four files under a card whose default is INT8 ONNX (how the README's
+    table reads for such a model: what is not asked carries over from the default)."""
+    model_dir = tmp_path_factory.mktemp("int8_default") / "model"
+    shutil.copytree(DEFAULT_MODEL_DIR, model_dir)
+    card = json.loads((model_dir / CARD_NAME).read_text())
+    card["default"] = "fusion.int8.onnx"
+    (model_dir / CARD_NAME).write_text(json.dumps(card))
+    return model_dir
+
+
+@pytest.mark.parametrize(
+    ("backend", "precision", "expected"),
+    [
+        (None, None, "fusion.onnx"),  # the bundled card's default: FP32 ONNX (README)
+        ("tflite", None, "fusion.tflite"),
+        (None, "int8", "fusion.int8.onnx"),
+        ("tflite", "int8", "fusion.int8.tflite"),
+    ],
+)
+def test_bundled_model_file(backend, precision, expected):
+    assert FusionModel(backend=backend, precision=precision).file.name == expected
 
 
 def test_missing_precision_for_the_other_backend_falls_back_to_fp32(tmp_path):
