@@ -138,7 +138,9 @@ def test_bad_input_table_http_status(server, row, key, mode, status):
     assert got == status, (row, reply)
     if status == 200 and key == "no_audio":  # the bundled model sees: the face answers alone
         assert reply["file"] == name and reply["modalities"] == {
-            "audio": False, "visual": True, "text": False
+            "audio": False,
+            "visual": True,
+            "text": False,
         }
         assert "no audio track" in reply["notes"]
     elif status == 200:

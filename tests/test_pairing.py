@@ -150,6 +150,12 @@ def test_training_with_partners_learns_each_branch_alone():
     )
     assert net.config.trained == {"audio": True, "visual": True, "text": True}
     assert (net.config.visual_dim, net.config.text_dim) == (FACE_DIM, TEXT_DIM)
+    face_accuracy, text_accuracy = alone_accuracies(net)
+    assert face_accuracy > 0.8 and text_accuracy > 0.8
+
+
+def alone_accuracies(net) -> tuple[float, float]:
+    """How often ``net`` names unseen pool faces alone, and unseen pool sentences alone."""
     test_faces, test_texts = _pool(FACE_DIM, 5, 7), _pool(TEXT_DIM, 5, 8)
     face_only = _empty(len(test_faces), FACE_DIM, TEXT_DIM)
     face_only["visual"][:, 0] = test_faces.features
@@ -159,9 +165,9 @@ def test_training_with_partners_learns_each_branch_alone():
     text_only["text"][:] = test_texts.features
     text_only["present"][:, 2] = 1
     device = torch.device("cpu")
-    face_accuracy = (predict_arrays(net, face_only, device).argmax(1) == test_faces.labels).mean()
-    text_accuracy = (predict_arrays(net, text_only, device).argmax(1) == test_texts.labels).mean()
-    assert face_accuracy > 0.8 and text_accuracy > 0.8
+    faces = (predict_arrays(net, face_only, device).argmax(1) == test_faces.labels).mean()
+    texts = (predict_arrays(net, text_only, device).argmax(1) == test_texts.labels).mean()
+    return float(faces), float(texts)
 
 
 def _empty(n: int, visual_dim: int, text_dim: int) -> dict[str, np.ndarray]:
