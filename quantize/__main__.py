@@ -108,7 +108,12 @@ def fusion(
                     f"{c['accuracy_fp32']:.3f} -> {c['accuracy_int8']:.3f}"
                     f"; {'holds' if c['holds'] else 'FAILS'}"
                 )
+    # Notes printed while third-party output was held back, again where the user sees them.
+    for note in (reports[0].get("faces") or {}).get("notes", []):
+        typer.echo(f"quantize: note: {note}", err=True)
     card = read_card(model_dir)
+    if (faces or held_out_faces) and not card["trained"]["visual"]:
+        typer.echo("quantize: the model has no face branch: face pools ignored", err=True)
     typer.echo(f"default: {card['default']} ({card.get('default_reason', '')})")
 
 

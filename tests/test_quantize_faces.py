@@ -159,3 +159,18 @@ def test_parity_is_reported_and_required_on_each_face_condition(av_copy, ravdess
     assert report["faces"]["held_out"]["images"] == len(held)
     card = json.loads((av_copy / "model.json").read_text())
     assert card["quantization"]["fusion.int8.onnx"]["conditions"]["faces"] == conditions["faces"]
+
+
+def test_command_prints_each_condition_and_the_notes(av_model, ravdess_dir, pools, tmp_path):
+    directory = tmp_path / "model"
+    shutil.copytree(av_model, directory)
+    done = subprocess.run(
+        [sys.executable, "-m", "quantize", "fusion", str(directory), "--data", str(ravdess_dir),
+         "--faces", str(pools["cal_path"]), "--held-out-faces", str(pools["held_path"]),
+         "--no-tflite"],
+        cwd=REPO, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert "faces: agreement" in done.stdout and "voices+faces: agreement" in done.stdout
+    # The held-out pool has no splits: said on stderr, not only in the JSON.
+    assert "held.npz: no splits" in done.stderr
