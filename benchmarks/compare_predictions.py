@@ -1,10 +1,16 @@
 """Compare two ``edgemood infer --json`` outputs clip by clip (used by .ci/arm64.sh: x86 vs arm64).
 
-    python -m benchmarks.compare_predictions [--tolerance 5e-4] [--label TEXT] REFERENCE OTHER
+    python -m benchmarks.compare_predictions [--tolerance 5e-4] [--text-tolerance 5e-3]
+        [--label TEXT] REFERENCE OTHER
 
 Fails (exit 1, one line per mismatch) when the files list different clips, a clip failed on
 either side, the emotions or modalities differ, or a probability differs by more than the
 tolerance; always prints the largest probability difference seen. Bad input exits 2.
+
+Clips whose words were read (``"text": true``) get ``--text-tolerance``: the bundled text
+encoder is dynamically quantized INT8, whose activation scales and integer kernels differ
+between x86 and Arm builds of onnxruntime (measured: 0.0028 at most on the committed RAVDESS
+clips, against 2.4e-7 for everything without words).
 """
 
 from __future__ import annotations
@@ -45,9 +51,13 @@ def read_predictions(path: Path) -> dict[str, dict[str, Any]]:
 
 
 def compare(
-    reference: dict[str, dict[str, Any]], other: dict[str, dict[str, Any]], tolerance: float
+    reference: dict[str, dict[str, Any]],
+    other: dict[str, dict[str, Any]],
+    tolerance: float,
+    text_tolerance: float | None = None,
 ) -> tuple[list[str], float]:
-    """The mismatches (one line each) and the largest probability difference."""
+    """The mismatches (one line each) and the largest probability difference; clips that read
+    words are held to ``text_tolerance`` (default: ``tolerance``)."""
     problems: list[str] = []
     largest = 0.0
     for clip in sorted(reference.keys() - other.keys()):
@@ -66,16 +76,18 @@ def compare(
         if m_ref != m_oth:
             problems.append(f"{clip}: modalities {m_ref} vs {m_oth}")
         p_ref, p_oth = ref.get("probabilities", {}), oth.get("probabilities", {})
+        words = (m_ref or {}).get("text") and text_tolerance is not None
+        bar = text_tolerance if words else tolerance
         if p_ref.keys() != p_oth.keys():
             problems.append(f"{clip}: emotions listed {sorted(p_ref)} vs {sorted(p_oth)}")
             continue
         for emotion in p_ref:
             diff = abs(float(p_ref[emotion]) - float(p_oth[emotion]))
             largest = max(largest, diff)
-            if diff > tolerance:
+            if diff > bar:
                 problems.append(
                     f"{clip}: {emotion} probability {p_ref[emotion]} vs {p_oth[emotion]}"
-                    f" (difference {diff:.2g} > {tolerance:g})"
+                    f" (difference {diff:.2g} > {bar:g})"
                 )
     return problems, largest
 
@@ -86,6 +98,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("reference", type=Path)
     parser.add_argument("other", type=Path)
     parser.add_argument("--tolerance", type=float, default=5e-4)
+    parser.add_argument(
+        "--text-tolerance", type=float, default=None, help="for clips that read words"
+    )
     parser.add_argument("--label", default="", help="Prefix of the printed lines.")
     args = parser.parse_args(argv)
     prefix = f"{args.label}: " if args.label else ""
@@ -94,7 +109,7 @@ def main(argv: list[str] | None = None) -> int:
     except InputError as exc:
         print(f"{prefix}error: {exc}", file=sys.stderr)
         return 2
-    problems, largest = compare(reference, other, args.tolerance)
+    problems, largest = compare(reference, other, args.tolerance, args.text_tolerance)
     for problem in problems:
         print(f"{prefix}MISMATCH {problem}")
     clips = len(reference.keys() | other.keys())

@@ -669,8 +669,9 @@ def add_branches(
     _need_train_extra()
     from edgemood.model import DEFAULT_MODEL_DIR
     from edgemood.train.branches import BranchConfig
-    from edgemood.train.commands import add_branches_to, face_pool, text_encoder_record, text_pool
+    from edgemood.train.commands import add_branches_to, text_encoder_record
     from edgemood.train.pairing import PairingConfig
+    from edgemood.train.pools import face_pool, text_pool
     from edgemood.visual_features import ALL_VISUAL_FEATURES, CNN_FEATURES, VISUAL_FEATURES
 
     if not faces and texts is None:

@@ -22,8 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from edgemood.model import FusionModel
-from edgemood.train.commands import face_pool
-from edgemood.train.pools import Pool, load_pool
+from edgemood.train.pools import Pool, face_pool, load_pool
 from quantize.partners import PoolParts
 
 

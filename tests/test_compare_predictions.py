@@ -86,3 +86,22 @@ def test_bad_input_is_one_line_and_exit_2(tmp_path, capsys):
     assert err.count("\n") == 1 and "arm64.jsonl:1: not JSON" in err
     assert main([str(reference), str(tmp_path / "missing.jsonl")]) == 2
     assert "missing.jsonl" in capsys.readouterr().err
+
+
+def test_clips_that_read_words_get_the_text_tolerance_and_only_they(tmp_path, capsys):
+    words = line("said.flac", 0.9)
+    words["modalities"] = {"audio": True, "visual": False, "text": True}
+    moved_words = {**words, "probabilities": line("said.flac", 0.902)["probabilities"]}
+    reference = [words, line("plain.flac", 0.9)]
+    other = [moved_words, line("plain.flac", 0.902)]
+    paths = [str(write(tmp_path / "x86.jsonl", reference)), str(write(tmp_path / "a.jsonl", other))]
+    code = main([*paths, "--text-tolerance", "5e-3"])
+    out = capsys.readouterr().out
+    assert code == 1
+    mismatches = [x for x in out.splitlines() if x.startswith("MISMATCH")]
+    # 2e-3 is within 5e-3 for the clip with words, over 5e-4 for the one without.
+    assert mismatches == [
+        "MISMATCH plain.flac: happy probability 0.9 vs 0.902 (difference 0.002 > 0.0005)"
+    ]
+    assert main(paths) == 1  # without --text-tolerance both are held to 5e-4
+    assert "said.flac" in capsys.readouterr().out

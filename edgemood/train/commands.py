@@ -18,7 +18,7 @@ from edgemood.train.data import Clip, index_clips, load_features, speed_perturbe
 from edgemood.train.fit import TrainConfig, train_model
 from edgemood.train.fusion import FusionConfig
 from edgemood.train.pairing import PairingConfig, Partners
-from edgemood.train.pools import Pool, load_pool
+from edgemood.train.pools import Pool
 
 
 def default_cache() -> Path:
@@ -148,44 +148,6 @@ def _evaluation_summary(paths: Path) -> dict:
             "actors": report["actors"],
         }
     return summary
-
-
-def face_pool(paths: Sequence[Path], split: str, features: Sequence[str]) -> Pool:
-    """Face-set pools (``python -m edgemood.train.face_sets``) joined, cut to ``split`` ("all":
-    every image) and to the named per-frame visual ``features``."""
-    pools = [load_pool(p) for p in paths]
-    for path, pool in zip(paths, pools):
-        missing = [f for f in features if f not in pool.meta.get("feature_names", ())]
-        if missing:
-            raise SystemExit(f"edgemood: {path}: no face feature(s) {', '.join(missing)}")
-    joined = Pool(
-        np.concatenate(
-            [p.features[:, [p.meta["feature_names"].index(f) for f in features]] for p in pools]
-        ),
-        np.concatenate([p.labels for p in pools]),
-        np.concatenate([p.groups for p in pools]),
-        np.concatenate([p.split for p in pools]),
-        {"sources": [p.meta.get("source") for p in pools], "feature_names": list(features)},
-    )
-    if split != "all":
-        joined = joined.subset(joined.split == split)
-    if not len(joined):
-        raise SystemExit(f"edgemood: no face images in split {split!r} of the face pools")
-    return joined
-
-
-def text_pool(path: Path, record: dict | None) -> Pool:
-    """A text pool's training part; its encoder must be the one the model card will name."""
-    pool = load_pool(path)
-    width = pool.features.shape[1]
-    if record is not None and (
-        width != record["dim"] or pool.meta.get("encoder") not in (None, record["name"])
-    ):
-        raise SystemExit(
-            f"edgemood: {path}: sentences encoded by {pool.meta.get('encoder')!r} ({width}-d), "
-            f"not by the text encoder given ({record['name']!r}, {record['dim']}-d)"
-        )
-    return pool.subset(pool.split == "train")
 
 
 def add_branches_to(

@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -79,3 +80,41 @@ def load_pool(path: str | Path) -> Pool:
             data["split"],
             json.loads(str(data["meta"])),
         )
+
+
+def face_pool(paths: Sequence[Path], split: str, features: Sequence[str]) -> Pool:
+    """Face-set pools (``python -m edgemood.train.face_sets``) joined, cut to ``split`` ("all":
+    every image) and to the named per-frame visual ``features``."""
+    pools = [load_pool(p) for p in paths]
+    for path, pool in zip(paths, pools):
+        missing = [f for f in features if f not in pool.meta.get("feature_names", ())]
+        if missing:
+            raise SystemExit(f"edgemood: {path}: no face feature(s) {', '.join(missing)}")
+    joined = Pool(
+        np.concatenate(
+            [p.features[:, [p.meta["feature_names"].index(f) for f in features]] for p in pools]
+        ),
+        np.concatenate([p.labels for p in pools]),
+        np.concatenate([p.groups for p in pools]),
+        np.concatenate([p.split for p in pools]),
+        {"sources": [p.meta.get("source") for p in pools], "feature_names": list(features)},
+    )
+    if split != "all":
+        joined = joined.subset(joined.split == split)
+    if not len(joined):
+        raise SystemExit(f"edgemood: no face images in split {split!r} of the face pools")
+    return joined
+
+
+def text_pool(path: Path, record: dict | None) -> Pool:
+    """A text pool's training part; its encoder must be the one the model card will name."""
+    pool = load_pool(path)
+    width = pool.features.shape[1]
+    if record is not None and (
+        width != record["dim"] or pool.meta.get("encoder") not in (None, record["name"])
+    ):
+        raise SystemExit(
+            f"edgemood: {path}: sentences encoded by {pool.meta.get('encoder')!r} ({width}-d), "
+            f"not by the text encoder given ({record['name']!r}, {record['dim']}-d)"
+        )
+    return pool.subset(pool.split == "train")
