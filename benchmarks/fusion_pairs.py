@@ -118,18 +118,18 @@ def run_fold(args, clips, copies, fold: int, variant: str, pools: dict) -> dict:
     import torch
 
     from edgemood.train.branches import BranchConfig, add_branches
+    from edgemood.train.commands import give_own_words
     from edgemood.train.data import SPEAKER_FOLDS
     from edgemood.train.fit import batch_arrays, predict_arrays
-    from edgemood.train.pairing import PairingConfig, Partners
+    from edgemood.train.pairing import PairingConfig, Partners, empty_like
 
     torch.set_num_threads(1)
     test_actors = set(SPEAKER_FOLDS[fold - 1])
     voices = [c for c in clips if c.actor not in test_actors]
     voices += [copy for c in voices for copy in copies.get(c.path, [])]
     test = [c for c in clips if c.actor in test_actors]
-    if pools["statements"] is not None:  # the voices' own words, as a text encoder reads them
-        for clip in voices:
-            clip.inputs.text = pools["statements"][clip.name.statement]
+    if pools["encoder"] is not None:  # the voices' own words, as the text encoder reads them
+        give_own_words([*voices, *test], pools["encoder"])
     branch, pairing = VARIANTS[variant]
     partners = Partners(pools["faces"], pools["texts"], PairingConfig(**pairing))
     clock = time.perf_counter()
@@ -145,10 +145,11 @@ def run_fold(args, clips, copies, fold: int, variant: str, pools: dict) -> dict:
     labels = np.array([c.label for c in test])
     voices = batch_arrays(test, {m: m == "audio" for m in MODALITIES}, net.config)
     rng = np.random.default_rng(1000 + fold)
-    scores = {"audio": _score(predict_arrays(net, voices, device), labels)}
+    voice_alone = predict_arrays(net, voices, device)
+    scores = {"audio": _score(voice_alone, labels)}
     held = pools["held_faces"]
     if held is not None:
-        alone = _alone(len(held), net.config, voices)
+        alone = empty_like(voices, len(held))
         alone["visual"][:, 0] = held.features
         alone["visual_mask"][:, 0] = 1.0
         alone["present"][:, 1] = 1.0
@@ -160,13 +161,13 @@ def run_fold(args, clips, copies, fold: int, variant: str, pools: dict) -> dict:
             fused.append(predict_arrays(net, paired, device))
             face_only = {k: v.copy() for k, v in paired.items()}
             face_only["present"][:, 0] = 0.0
-            p = predict_arrays(net, voices, device) * predict_arrays(net, face_only, device)
+            p = voice_alone * predict_arrays(net, face_only, device)
             product.append(p / p.sum(1, keepdims=True))
         scores["audio+face"] = _score(np.concatenate(fused), np.tile(labels, DRAWS))
         scores["product"] = _score(np.concatenate(product), np.tile(labels, DRAWS))
     texts = pools["held_texts"]
     if texts is not None:
-        alone = _alone(len(texts), net.config, voices)
+        alone = empty_like(voices, len(texts))
         alone["text"][:] = texts.features
         alone["present"][:, 2] = 1.0
         scores["text"] = _score(predict_arrays(net, alone, device), texts.labels)
@@ -180,35 +181,12 @@ def run_fold(args, clips, copies, fold: int, variant: str, pools: dict) -> dict:
                 for _ in range(DRAWS)
             ]
             scores[name] = _score(np.concatenate(fused), np.tile(labels, DRAWS))
-    if pools["statements"] is not None:
+    if pools["encoder"] is not None:
         said = {k: v.copy() for k, v in voices.items()}
-        said["text"][:] = np.stack([pools["statements"][c.name.statement] for c in test])
+        said["text"][:] = np.stack([c.inputs.text for c in test])
         said["present"][:, 2] = 1.0
         scores["audio+statement"] = _score(predict_arrays(net, said, device), labels)
     return {"fold": fold, "variant": variant, "train_seconds": seconds, "scores": scores}
-
-
-def _alone(count: int, config, like: dict) -> dict:
-    """Arrays for ``count`` samples with nothing present, shaped for ``config``."""
-    return {
-        "audio": np.zeros((count, 4, like["audio"].shape[2]), np.float32),
-        "audio_mask": np.zeros((count, 4), np.float32),
-        "visual": np.zeros((count, 4, config.visual_dim), np.float32),
-        "visual_mask": np.zeros((count, 4), np.float32),
-        "text": np.zeros((count, config.text_dim), np.float32),
-        "present": np.zeros((count, 3), np.float32),
-    }
-
-
-def _statement_vectors(encoder: str | None) -> dict[int, np.ndarray] | None:
-    """The two RAVDESS statements through the text encoder the model's sentences came from."""
-    if not encoder:
-        return None
-    from edgemood.ravdess import STATEMENTS
-    from edgemood.text import TextEncoder
-
-    text = TextEncoder(Path(encoder))
-    return {number: text(sentence) for number, sentence in STATEMENTS.items()}
 
 
 def faces_alone(model_dir: str, pools: str) -> None:
@@ -296,6 +274,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     out = Path(args.out)
     if not args.report_only:
+        from edgemood.text import TextEncoder
         from edgemood.train.commands import default_cache, prepare
         from edgemood.train.data import speed_perturbed
 
@@ -308,7 +287,7 @@ def main(argv: list[str] | None = None) -> int:
             "texts": texts.subset(texts.split == "train") if texts is not None else None,
             "held_faces": _pools(args.held_out_faces),
             "held_texts": texts.subset(texts.split == "test") if texts is not None else None,
-            "statements": _statement_vectors(args.text_encoder),
+            "encoder": TextEncoder(Path(args.text_encoder)) if args.text_encoder else None,
         }
         cache = default_cache()
         clips = prepare(Path(args.ravdess), cache, None, 1)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from pathlib import Path
 
@@ -181,7 +181,9 @@ def add_branches_to(
     # same encoder: some of the neutral sentences beside them are their own (pairing.own_words).
     clips = [c for c in prepare(data, cache, None, 1) if not actors or c.actor in actors]
     if texts is not None and text_encoder:
-        _give_own_words(clips, _text_encoder_dir(text_encoder, cache))
+        from edgemood.text import TextEncoder
+
+        give_own_words(clips, TextEncoder(_text_encoder_dir(text_encoder, cache)))
     factors = tuple((training.get("config") or {}).get("speed_perturbation") or ())
     copies = speed_perturbed(clips, factors, cache)
     voices = [*clips, *(copy for clip in clips for copy in copies.get(clip.path, []))]
@@ -223,11 +225,9 @@ EXPRESSION_CNN_CREDIT = (
 )
 
 
-def _give_own_words(clips: Sequence[Clip], encoder_dir: Path) -> None:
-    """Set each clip's text to its RAVDESS statement through the encoder (each sentence once)."""
-    from edgemood.text import TextEncoder
-
-    encoder = TextEncoder(encoder_dir)
+def give_own_words(clips: Sequence[Clip], encoder: Callable[[str], np.ndarray]) -> None:
+    """Set each clip's text to its RAVDESS statement through ``encoder`` (a ``TextEncoder``;
+    each sentence encoded once)."""
     vectors: dict[str, np.ndarray] = {}
     for clip in clips:
         sentence = clip.name.transcript

@@ -143,7 +143,7 @@ class Partners:
             count = round(n * alone_share)
             if count:
                 picks = rng.integers(0, len(pool), count)
-                single = _empty_like(arrays, count)
+                single = empty_like(arrays, count)
                 _put(single, modality, pool, picks)
                 parts.append((single, pool.labels[picks]))
         return parts
@@ -155,7 +155,7 @@ def _index_by_label(pool: Pool | None) -> dict[int, np.ndarray]:
     return {int(label): np.flatnonzero(pool.labels == label) for label in np.unique(pool.labels)}
 
 
-def _empty_like(arrays: dict[str, np.ndarray], count: int) -> dict[str, np.ndarray]:
+def empty_like(arrays: dict[str, np.ndarray], count: int) -> dict[str, np.ndarray]:
     """Arrays for ``count`` samples with no modality present: sequences cut to 4 frames (the
     shortest a batch is cut to; a face sits in frame 0), other arrays as wide as ``arrays``."""
     empty = {}
