@@ -148,10 +148,14 @@ MUTANTS = [
        "resampled to 22.05 kHz"),
     _m("D5", DE, "if path.stat().st_size == 0:", "if False:", DECODE_TESTS,
        "empty file not named as such"),
-    _m("D6", DE, "native = native if 1.0 <= native <= 1000.0 else 30.0", "native = 30.0",
-       DECODE_TESTS, "the video's frame rate ignored"),
+    _m("D6", DE, "stamp = frame.time if frame.time is not None else count / native",
+       "stamp = count / native", DECODE_TESTS, "frame times counted, skipped frames ignored"),
     _m("D7", DE, "if not (s.disposition & s.disposition.attached_pic)", "if True",
        DECODE_TESTS, "cover art counted as video"),
+    _m("D8", DE, "turns = round(rotation / 90) % 4", "turns = round(-rotation / 90) % 4",
+       DECODE_TESTS, "rotated video turned the wrong way"),
+    _m("D9", DE, "damaged = True  # a damaged packet: skip it, the next keyframe recovers\n"
+       "                    continue", "raise", DECODE_TESTS, "decoding stops at a damaged packet"),
     # --- watch folder ---
     _m("W1", WA, "        return folder / candidate", "        return folder / name",
        WATCH_TESTS, "_free_name returns the name unchanged (issue 19)"),

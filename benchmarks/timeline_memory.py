@@ -5,11 +5,13 @@ H.264 video of a real face photo (scikit-image's astronaut, NASA, public domain)
 little every frame (so that the decoder has real work, unlike a still image), 640x480 at 25 fps,
 with RAVDESS speech (``--ravdess`` folder; else the committed test clips) one clip after another
 with short pauses; the 10- and 60-minute files repeat that minute by remuxing its packets (no
-re-encoding). Each file is then run in a fresh process, one thread, ``infer --timeline --json``;
+re-encoding). Each file is then run in a fresh process, one thread, ``infer --timeline --json``
+with the bundled model (audio + face: the recordings have no subtitles) or ``--model DIR``;
 the process reports its own peak RSS (VmHWM); wall and CPU time (user + system) are measured
 around it, and the 1-minute load average is printed: other jobs share this machine.
 
     python -m benchmarks.timeline_memory --minutes 1 10 60 [--ravdess DIR] [--scratch /tmp/x]
+        [--model DIR]
 """
 
 from __future__ import annotations
@@ -135,20 +137,6 @@ def repeat(minute: Path, times: int, path: Path) -> Path:
     return path
 
 
-def av_model(directory: Path) -> Path:
-    """An audio + visual fusion model (random weights: timing and memory do not depend on
-    them), written by the training layer as a real one is."""
-    import torch
-
-    from edgemood.train.fusion import FusionConfig, FusionNet
-    from edgemood.train.model_dir import write_model_dir
-
-    torch.manual_seed(0)
-    trained = {"audio": True, "visual": True, "text": False}
-    net = FusionNet(FusionConfig(trained=trained)).eval()
-    return write_model_dir(net, directory, {"training": {"data": "random weights (benchmark)"}})
-
-
 def measure(clip: Path, model: Path | None, minutes: float) -> dict:
     args = ["infer", "--timeline", "--json", "--threads", "1", str(clip)]
     args += ["--model", str(model)] if model is not None else []
@@ -163,7 +151,7 @@ def measure(clip: Path, model: Path | None, minutes: float) -> dict:
     result = json.loads(done.stdout)
     return {
         "minutes": minutes,
-        "model": "bundled (audio)" if model is None else "audio+visual",
+        "model": "bundled" if model is None else str(model),
         "wall_s": round(wall, 1),
         "rtf": round(wall / (minutes * 60), 4),
         "peak_rss_mb": round(peak / 1024, 1),
@@ -180,15 +168,14 @@ def main() -> None:
     parser.add_argument("--minutes", type=int, nargs="+", default=[1, 10, 60])
     parser.add_argument("--ravdess", type=Path, default=None)
     parser.add_argument("--scratch", type=Path, default=Path("/tmp/edgemood-timeline-bench"))
-    parser.add_argument("--audio-only", action="store_true", help="also run the bundled model")
+    parser.add_argument(
+        "--model", type=Path, default=None, help="model directory (default: the bundled model)"
+    )
     args = parser.parse_args()
     args.scratch.mkdir(parents=True, exist_ok=True)
     minute = args.scratch / "minute.mp4"
     if not minute.exists():
         build_minute(minute, args.ravdess)
-    model = args.scratch / "av_model"
-    if not (model / "model.json").exists():
-        av_model(model)
     print("| file | model | windows (skipped) | face used in | wall | RTF (wall) | RTF (CPU) "
           "| peak RSS | load |")  # fmt: skip
     print("|---|---|---|---|---|---|---|---|---|")
@@ -196,17 +183,14 @@ def main() -> None:
         clip = args.scratch / f"{minutes}min.mp4"
         if not clip.exists():
             repeat(minute, minutes, clip)
-        runs = [measure(clip, model, minutes)]
-        if args.audio_only:
-            runs.append(measure(clip, None, minutes))
-        for row in runs:
-            print(
-                f"| {minutes} min mp4 ({clip.stat().st_size / 1e6:.0f} MB) | {row['model']} | "
-                f"{row['windows']} ({row['skipped']}) | {row['visual_windows']} windows | "
-                f"{row['wall_s']} s | {row['rtf']} | {row['cpu_rtf']} | {row['peak_rss_mb']} MB "
-                f"| {row['load']} |",
-                flush=True,
-            )
+        row = measure(clip, args.model, minutes)
+        print(
+            f"| {minutes} min mp4 ({clip.stat().st_size / 1e6:.0f} MB) | {row['model']} | "
+            f"{row['windows']} ({row['skipped']}) | {row['visual_windows']} windows | "
+            f"{row['wall_s']} s | {row['rtf']} | {row['cpu_rtf']} | {row['peak_rss_mb']} MB "
+            f"| {row['load']} |",
+            flush=True,
+        )
 
 
 if __name__ == "__main__":

@@ -1,10 +1,13 @@
 """Decoding: a media file becomes 16 kHz mono float32 audio and BGR frames at a fixed rate.
 
-Audio goes through PyAV because it bundles FFmpeg: mp4/mkv/avi/wav/flac decode on a bare Pi with
-no system ffmpeg (soundfile cannot read mp4, and librosa would fall back to audioread + ffmpeg).
-Frames go through OpenCV (its wheel also bundles FFmpeg), sampled at ``VISUAL_FPS``: facial
-expressions change over hundreds of milliseconds, so 5 frames per second keep the expression while
-costing a sixth of the face-model time of 30 fps. Skipped frames are only grabbed, never converted.
+Audio and frames go through PyAV because it bundles FFmpeg: mp4/mkv/avi/wav/flac decode on a bare
+Pi with no system ffmpeg (soundfile cannot read mp4, and librosa would fall back to audioread +
+ffmpeg). Frames are sampled at ``VISUAL_FPS``: facial expressions change over hundreds of
+milliseconds, and the face branch pools its frames by their mean, so a few frames per second keep
+what a clip's expression says (measured: see the constant) at a fraction of the face-model time
+of 30 fps. Frames between the samples are decoded (or skipped, see ``timed_frames``) but never
+converted to pixels. PyAV rather than OpenCV's reader for frames: only PyAV lets the decoder skip
+frames that nothing refers to.
 
 Long inputs are capped and streamed: audio decoding stops after ``MAX_SECONDS`` (the model pools
 over time anyway), frames are yielded one by one up to the same limit, and videos with frames
@@ -16,7 +19,6 @@ Whole recordings (``edgemood.timeline``) are read uncapped through the same stre
 from __future__ import annotations
 
 import glob
-import os
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,13 +27,13 @@ import numpy as np
 
 from edgemood.errors import InputError
 
-# OpenCV's FFmpeg backend prints decoder complaints ("error while decoding MB ...") straight to
-# stderr, which would break the one-line-per-bad-clip rule; damage is reported by edgemood itself.
-# Set before cv2 is first imported (AV_LOG_QUIET = -8); a value already set by the user wins.
-os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")
-
 SAMPLE_RATE = 16000
-VISUAL_FPS = 5.0
+# Face frames per second. The face stage costs per frame (landmarks + expression CNN: two thirds
+# of a video clip's time at 5 per second). On the per-frame OpenFace units of RAVDESS actors
+# 01-05 (benchmarks/face_fps.py, leave one actor out), a clip mean from 2.5 frames per second
+# classified about as well as one from every frame (0.461; 0.467 at 5, 0.470 at 29.97); from 1
+# frame per second it lost 5 points.
+VISUAL_FPS = 2.5
 # File types looked for when a folder or a pattern is given (infer, bench, train, evaluate): the one
 # list for every command. Any file can still be passed by name; the decoder decides by content.
 MEDIA_SUFFIXES = frozenset(
@@ -216,7 +218,7 @@ def read_frames(
 
     Args:
         path: a video file.
-        fps: sampling rate; frames in between are grabbed but not decoded to pixels.
+        fps: sampling rate; frames in between are not converted to pixels.
         max_seconds: stop after this much video time.
     Yields:
         uint8 arrays [height, width, 3], shrunk to at most MAX_FRAME_SIDE on the longer side.
@@ -228,33 +230,62 @@ def read_frames(
 def timed_frames(
     path: str | Path, fps: float = VISUAL_FPS, max_seconds: float | None = MAX_SECONDS
 ) -> Iterator[tuple[float, np.ndarray]]:
-    """As ``read_frames``, with each frame's time in seconds from the start of the video;
-    ``max_seconds=None`` reads to the end (frames are streamed one by one either way)."""
-    import cv2
+    """As ``read_frames``, with each frame's time in seconds from the video's first frame;
+    ``max_seconds=None`` reads to the end (frames are streamed one by one either way).
+
+    A frame is kept when its time reaches the next 1/fps step. When fewer than half the frames
+    are wanted, the decoder skips the frames no other frame refers to (``NONREF``: the B-frames of
+    most H.264/HEVC encodes, half the decoding time of a 25 fps x264 file here); the steps still
+    fall on the nearest decoded frame at or after them. Frames stored rotated (a phone held
+    upright) are turned upright, as players show them.
+    """
+    import av
 
     path = Path(path)
-    # One decoding thread: FFmpeg otherwise keeps a frame buffer per thread, and a 4K clip then
-    # costs hundreds of MB; at 5 sampled frames per second one thread keeps up.
-    capture = cv2.VideoCapture(str(path), cv2.CAP_FFMPEG, [cv2.CAP_PROP_N_THREADS, 1])
-    try:
-        if not capture.isOpened():
-            raise InputError(f"{path}: video could not be opened", "corrupt")
-        native = capture.get(cv2.CAP_PROP_FPS)
+    with _open(path) as container:
+        videos = _video_streams(container)
+        if not videos:
+            return
+        stream = videos[0]
+        # One decoding thread: FFmpeg otherwise keeps a frame buffer per thread, and a 4K clip
+        # then costs hundreds of MB; at a few sampled frames per second one thread keeps up.
+        stream.codec_context.thread_count = 1
+        rate = float(stream.average_rate or stream.guessed_rate or 0.0)
         # Some containers report 0 or absurd rates; 30 fps is the common default then.
-        native = native if 1.0 <= native <= 1000.0 else 30.0
-        step = native / fps
-        next_pick = 0.0
-        index = 0
-        last = int(max_seconds * native) if max_seconds is not None else None
-        while (last is None or index < last) and capture.grab():
-            if index + 1e-6 >= next_pick:
-                ok, frame = capture.retrieve()
-                if ok and frame is not None and frame.size:
-                    yield index / native, _shrink(frame)
-                next_pick += step
-            index += 1
-    finally:
-        capture.release()
+        native = rate if 1.0 <= rate <= 1000.0 else 30.0
+        if native / fps >= 2.0:
+            stream.codec_context.skip_frame = "NONREF"
+        step, next_pick, first, count, damaged = 1.0 / fps, 0.0, None, 0, False
+        try:
+            for packet in container.demux(stream):
+                try:
+                    frames = packet.decode()
+                except av.error.FFmpegError:
+                    damaged = True  # a damaged packet: skip it, the next keyframe recovers
+                    continue
+                for frame in frames:
+                    stamp = frame.time if frame.time is not None else count / native
+                    count += 1
+                    first = stamp if first is None else first
+                    at = stamp - first
+                    if max_seconds is not None and at >= max_seconds:
+                        return
+                    if at + 1e-6 < next_pick:
+                        continue
+                    while next_pick <= at + 1e-6:
+                        next_pick += step
+                    image = _upright(frame.to_ndarray(format="bgr24"), frame.rotation)
+                    yield at, _shrink(image)
+        except av.error.FFmpegError:
+            damaged = True  # the container ends early (truncated): keep what came before
+        if first is None and damaged:
+            raise InputError(f"{path}: video could not be decoded", "corrupt")
+
+
+def _upright(image: np.ndarray, rotation: int) -> np.ndarray:
+    """``image`` turned as its display matrix says (``rotation``: degrees counter-clockwise)."""
+    turns = round(rotation / 90) % 4
+    return np.ascontiguousarray(np.rot90(image, turns)) if turns else image
 
 
 def _shrink(frame: np.ndarray) -> np.ndarray:

@@ -125,7 +125,9 @@ class FaceLandmarker:
             float32 [468, 3] in image pixels (z in the same pixel scale, smaller = nearer), or
             None when there is no face.
         """
-        image = np.ascontiguousarray(frame_bgr[:, :, ::-1])
+        # The models take RGB; the channels are swapped on the small crops, not on the frame (a
+        # reversed copy of a whole 640x480 frame cost more than the landmark crop and resize).
+        image = frame_bgr
         if self._previous is not None:
             landmarks = self._landmarks_in(image, self._roi_from_landmarks(self._previous))
             if landmarks is not None:
@@ -137,9 +139,9 @@ class FaceLandmarker:
         return landmarks
 
     def _detect(self, image: np.ndarray) -> tuple[float, float, float, float] | None:
-        """Best face as a crop (centre x, centre y, side, rotation) in pixels, or None."""
+        """Best face in a BGR image as a crop (centre x, centre y, side, rotation) in pixels."""
         boxed, scale, left, top = _letterbox(image, DETECTION_SIZE)
-        tensor = (boxed.astype(np.float32) / 127.5 - 1.0)[None]
+        tensor = (boxed[:, :, ::-1].astype(np.float32) / 127.5 - 1.0)[None]
         out = self._detector.run({self._detector_input: tensor})
         raw = out["regressors"][0]
         scores = 1.0 / (1.0 + np.exp(-np.clip(out["classificators"][0, :, 0], -50, 50)))
@@ -192,7 +194,8 @@ class FaceLandmarker:
         crop = cv2.warpAffine(
             image, forward, (size, size), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT
         )
-        out = self._landmarks.run({self._landmark_input: (crop.astype(np.float32) / 255.0)[None]})
+        tensor = (crop[:, :, ::-1].astype(np.float32) / 255.0)[None]
+        out = self._landmarks.run({self._landmark_input: tensor})
         presence = 1.0 / (1.0 + math.exp(-float(np.clip(out["conv2d_31"].reshape(-1)[0], -50, 50))))
         if presence < MIN_PRESENCE:
             return None

@@ -41,6 +41,7 @@ def write_clip(
     fps: int = 15,
     seconds: float | None = None,
     container: str | None = None,
+    bframes: int = 0,
 ) -> Path:
     """Write a clip.
 
@@ -51,6 +52,7 @@ def write_clip(
         fps: video frame rate.
         seconds: video length for a single still image (default: the audio's length or 2 s).
         container: container format name when the extension is not enough.
+        bframes: B-frames between reference frames (0: none, as the fast preset writes).
     Returns:
         The path.
     """
@@ -66,6 +68,8 @@ def write_clip(
             video.width, video.height = width - width % 2, height - height % 2
             video.pix_fmt = "yuv420p"
             video.options = {"preset": "ultrafast", "crf": "30"}
+            if bframes:  # ultrafast writes no B-frames
+                video.options = {"crf": "20", "bf": str(bframes)}
         sound = None
         if audio is not None:
             sound = out.add_stream("aac", rate=sample_rate)

@@ -1,13 +1,13 @@
-"""Decoding: every container the product accepts, through PyAV (audio) and OpenCV (frames)."""
+"""Decoding: every container the product accepts, through PyAV."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
-from conftest import HAPPY
+from conftest import FIXTURES, HAPPY
 from media import face_image, read_audio, write_clip
 
-from edgemood.decode import SAMPLE_RATE, decode_audio, probe, read_frames
+from edgemood.decode import SAMPLE_RATE, decode_audio, probe, read_frames, timed_frames
 from edgemood.errors import InputError
 
 
@@ -51,6 +51,49 @@ def test_frame_sampling_rate_and_cap(tmp_path):
     assert len(list(read_frames(clip, fps=5.0))) == 15
     assert len(list(read_frames(clip, fps=2.0))) == 6
     assert len(list(read_frames(clip, fps=5.0, max_seconds=1.0))) == 5
+
+
+def test_frames_the_decoder_skips_do_not_move_the_steps(tmp_path):
+    """At 2.5 of 25 fps the decoder skips B-frames; the frames kept are still the ones at each
+    0.4 s step, and each shows the picture of its time (a brightness ramp: frame i is 4 * i)."""
+    import av
+
+    frames = [np.full((64, 64, 3), 4 * i, np.uint8) for i in range(60)]
+    clip = write_clip(tmp_path / "ramp.mp4", frames, None, fps=25, bframes=3)
+    with av.open(str(clip)) as container:
+        assert container.streams.video[0].codec_context.has_b_frames  # the path under test
+    kept = list(timed_frames(clip, 2.5, None))
+    assert [t for t, _ in kept] == pytest.approx([0.0, 0.4, 0.8, 1.2, 1.6, 2.0])
+    # Studio-range YUV maps 0..255 onto a little less; frame i reads as about 4 * (i - 0.7).
+    shown = [frame.mean() / 4 for _, frame in kept]
+    assert shown == pytest.approx([25 * t for t, _ in kept], abs=1.5)
+
+
+def test_a_damaged_packet_mid_file_loses_only_itself(tmp_path):
+    """2,000 random bytes a third of the way into the picture data: the decoder fails on one
+    packet; the frames after it still come (a damaged recording keeps its face)."""
+    image = face_image("astronaut")
+    frames = [np.roll(image, 8 * i, axis=1) for i in range(40)]  # moving: real P-frames
+    clip = write_clip(tmp_path / "clean.mp4", frames, None, fps=10)
+    data = bytearray(clip.read_bytes())
+    at = int(len(data) * 0.3)
+    data[at : at + 2000] = np.random.default_rng(1).bytes(2000)
+    damaged = tmp_path / "damaged.mp4"
+    damaged.write_bytes(bytes(data))
+    clean = [t for t, _ in timed_frames(clip, 5.0, None)]
+    kept = [t for t, _ in timed_frames(damaged, 5.0, None)]
+    assert len(clean) == 20 and len(kept) >= 18 and kept[-1] == pytest.approx(clean[-1])
+
+
+def test_a_video_stored_rotated_is_turned_upright():
+    """``portrait_rotated.mp4`` stores a portrait face turned a quarter clockwise, with a display
+    matrix that turns it back (as phones record); frames come out as players show them."""
+    upright = face_image("astronaut")[0:384, 112:368]
+    frames = list(read_frames(FIXTURES / "portrait_rotated.mp4"))
+    assert frames and frames[0].shape == upright.shape
+    assert np.abs(frames[0].astype(int) - upright).mean() < 8
+    # The other way round (or upside down) is far from it: the check can tell.
+    assert np.abs(np.rot90(frames[0], 2).astype(int) - upright).mean() > 30
 
 
 def test_audio_is_capped(tmp_path):
