@@ -49,6 +49,7 @@ def _white_noise(seed: int = 0) -> np.ndarray:
 def reference():
     """Our features of a real clip, and librosa's spectrogram of it with our conventions."""
     import librosa  # the [train] extra: a missing reference fails here, it is not skipped
+
     speech = decode_audio(SAD)
     stft = librosa.stft(speech, n_fft=N_FFT, win_length=WIN, hop_length=HOP, pad_mode="reflect")
     return librosa, speech, audio_features(speech), np.abs(stft)

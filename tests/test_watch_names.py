@@ -112,6 +112,21 @@ def test_same_name_after_a_restart_and_a_crash(tmp_path, recognizer):
         assert (inbox / "done" / name).read_bytes() == source.read_bytes(), name
 
 
+def test_a_restart_removes_result_writes_a_kill_left_half_done(tmp_path):
+    """kill -9 inside ``write_atomic`` leaves its hidden temporary file (seen in the kill -9 soak
+    test: ``.c3_1_bad.mp4.error.txt.f4ol2ys5.tmp`` in failed/). The clip is still in processing/
+    then, so it runs again; the orphan goes. A user's hidden partial upload in the inbox stays."""
+    inbox, results = tmp_path / "inbox", tmp_path / "results"
+    first = WatchFolder(inbox, results, lambda path: {}, settle_s=0.5)
+    orphans = [first.failed / ".a.mp4.error.txt.f4ol2ys5.tmp", results / ".a.mp4.json.x1y2.tmp"]
+    for path in [*orphans, inbox / ".upload.mp4.tmp", first.done / "b.flac"]:
+        path.write_text("partial")
+    restarted = WatchFolder(inbox, results, lambda path: {}, settle_s=0.5)
+    restarted.recover()
+    assert not any(path.exists() for path in orphans)
+    assert (inbox / ".upload.mp4.tmp").exists() and (first.done / "b.flac").exists()
+
+
 def test_failed_and_done_copies_of_one_name_do_not_collide(tmp_path, recognizer):
     inbox, results = tmp_path / "inbox", tmp_path / "results"
     folder = WatchFolder(inbox, results, _infer(recognizer), settle_s=0.5)

@@ -17,8 +17,7 @@ def _labels(pairs: tuple[tuple[str, str], ...]) -> str:
     if not pairs:
         return ""
     escaped = (
-        (k, v.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n"))
-        for k, v in pairs
+        (k, v.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")) for k, v in pairs
     )
     return "{" + ",".join(f'{k}="{v}"' for k, v in escaped) + "}"
 

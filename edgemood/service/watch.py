@@ -116,7 +116,14 @@ class WatchFolder:
             folder.mkdir(parents=True, exist_ok=True)
 
     def recover(self) -> int:
-        """Return clips a previous run left in processing/ to the folder; how many."""
+        """Return clips a previous run left in processing/ to the folder; how many. Also remove
+        the temporary files of result writes it was killed in (``write_atomic``: hidden, in
+        the service's own folders only; the result itself is written again with the clip)."""
+        stale = [p for d in (self.done, self.failed, self.results) for p in d.glob(".*.tmp")]
+        for path in stale:
+            path.unlink(missing_ok=True)
+        if stale:
+            log.warning("removed %d unfinished result file(s) of an interrupted run", len(stale))
         count = 0
         for clip in sorted(self.processing.iterdir()):
             if clip.is_file():
