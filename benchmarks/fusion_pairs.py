@@ -12,8 +12,11 @@ model is trained on the other 16 actors with the shipped recipe (40 epochs, spee
 0.9/1.1, no validation; cached under ``--voice-models``), then face/text branches are added to
 it (``edgemood.train.branches``) in each variant:
 
-- ``frozen`` (shipped): voice path frozen; voices get faces (and sentences) of their own label
-  anew every epoch, plus single-modality samples (``edgemood.train.pairing``);
+- ``own-words-n80`` (shipped): voice path frozen; voices get faces (and sentences) of their own
+  label anew every epoch, 80 % of the sentences neutral and half of those the voice's own
+  statement, plus single-modality samples (``edgemood.train.pairing``); ``own-words``,
+  ``own-words-all``, ``neutral80``, ``unbalanced``: other mixtures (see ``VARIANTS``);
+- ``frozen``: the same without own statements, half of the sentences neutral;
 - ``mask``: voice path frozen, presence mask only: faces and sentences only alone;
 - ``head``: as ``frozen``, but the whole fusion head trains too (voice answers may move).
 
@@ -71,15 +74,20 @@ def _score(probabilities: np.ndarray, labels: np.ndarray) -> dict:
 
 
 VARIANTS = {
-    "frozen": ({}, {"own_words": 0.0}),
-    "mask": ({}, {"pairs": False, "own_words": 0.0}),
-    "head": ({"train_head": True}, {"own_words": 0.0}),
+    "frozen": ({}, {"neutral_text": 0.5, "own_words": 0.0}),
+    "mask": ({}, {"pairs": False, "neutral_text": 0.5, "own_words": 0.0}),
+    "head": ({"train_head": True}, {"neutral_text": 0.5, "own_words": 0.0}),
     # More neutral sentences with voices of every emotion, and fewer sentences alone: what
     # keeps a neutral statement from dragging a voice to "neutral" (measured).
-    "unbalanced": ({}, {"balanced_neutral_text": False, "own_words": 0.0}),
+    "unbalanced": ({}, {"balanced_neutral_text": False, "neutral_text": 0.5, "own_words": 0.0}),
     "neutral80": ({}, {"neutral_text": 0.8, "own_words": 0.0}),
-    # Half of the neutral sentences beside a training voice are its own RAVDESS statement.
-    "own-words": ({}, {"own_words": 0.5}),
+    # Half of the neutral sentences beside a training voice are its own RAVDESS statement
+    # (shipped with the text-1 encoder).
+    "own-words": ({}, {"neutral_text": 0.5, "own_words": 0.5}),
+    # Every neutral sentence beside a training voice is its own statement; or 80 % of the
+    # sentences neutral, half of those its own (shipped since the text-2 encoder).
+    "own-words-all": ({}, {"neutral_text": 0.5, "own_words": 1.0}),
+    "own-words-n80": ({}, {"neutral_text": 0.8, "own_words": 0.5}),
 }
 
 

@@ -2,7 +2,8 @@
 GoEmotions and XED, with vectors from the INT8 encoder (read from the pools that
 ``edgemood.train.text_pools`` wrote with the shipped encoder) and from the FP32 encoder (encoded
 here); cosine of FP32 vs INT8 vectors, top-1 agreement, TF-IDF + logistic regression on the same
-splits, and the latency of one one-sentence transcript (INT8, 1 thread).
+splits, and the latency of one one-sentence transcript (INT8, 1 thread). With ``--model`` also the
+top-1 agreement of a fusion model's text branch (sentences alone) on FP32 against INT8 vectors.
 
     python -m benchmarks.text_encoder --fp32 DIR --head HEAD.npz --pools DIR \\
         --goemotions DIR --xed DIR --out benchmarks/results/text_encoder.json
@@ -38,6 +39,18 @@ def _tfidf(train, test) -> dict:
     return text_scores(np.array([s.label for s in test]), predicted)
 
 
+def _branch_answers(model_dir: Path, vectors: np.ndarray) -> np.ndarray:
+    """EMOTIONS indices a fusion model gives sentence vectors alone (its text branch)."""
+    from edgemood.model import FusionModel, ModelInputs
+
+    model = FusionModel(model_dir)
+    answers = [
+        model.predict([ModelInputs(text=v) for v in vectors[i : i + 256]]).argmax(1)
+        for i in range(0, len(vectors), 256)
+    ]
+    return np.concatenate(answers)
+
+
 def main() -> None:
     """Measure and write the JSON report."""
     parser = argparse.ArgumentParser()
@@ -52,6 +65,9 @@ def main() -> None:
         "--fp32-cache", type=Path, help="npz of FP32 test vectors: written once, then reused"
     )
     parser.add_argument("--fp32-only", action="store_true", help="only fill --fp32-cache")
+    parser.add_argument(
+        "--model", type=Path, help="also the text-only answers of this fusion model's text branch"
+    )
     args = parser.parse_args()
     head = load_head(args.head)
     fp32 = TextEncoder(args.fp32, model="model.onnx")
@@ -94,6 +110,14 @@ def main() -> None:
             },
             "tfidf_logreg": _tfidf([s for s in rows if s.split == "train"], test),
         }
+        if args.model is not None:
+            b32, b8 = _branch_answers(args.model, reference), _branch_answers(args.model, int8)
+            report[name]["fusion_text_branch"] = {
+                "model": str(args.model),
+                "fp32": text_scores(labels, b32),
+                "int8": text_scores(labels, b8),
+                "top1_agreement": float((b32 == b8).mean()),
+            }
         print(name, json.dumps(report[name]["parity"]), flush=True)
     encoder = TextEncoder(args.encoder, threads=1)
     for _ in range(5):

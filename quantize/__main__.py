@@ -122,7 +122,8 @@ def text(
     encoder_dir: Annotated[Path, typer.Argument(help="Encoder directory (python -m export text).")],
     verbose: VerboseOption = False,
 ) -> None:
-    """Dynamic INT8 of the text encoder, checked against its size budget."""
+    """INT8 of the text encoder (weights; quantize/text_encoder.py), checked against its size
+    budget."""
     from benchmarks.check_size import check_file
     from export.quiet import third_party_output
     from quantize.text_encoder import TEXT_INT8, quantize_text_encoder
