@@ -222,7 +222,7 @@ phase compare
 status=0
 for backend in onnx tflite; do
     for precision in fp32 int8; do
-        "$X86_PYTHON" -m benchmarks.compare_predictions --tolerance 5e-4 --text-tolerance 5e-3 \
+        "$X86_PYTHON" -m benchmarks.compare_predictions --tolerance 5e-4 --text-tolerance 5e-3 --face-tolerance 5e-3 \
             --label "$backend $precision" \
             "$OUT/x86-$backend-$precision.jsonl" "$OUT/arm64-$backend-$precision.jsonl" || status=1
     done

@@ -1,16 +1,19 @@
 """Compare two ``edgemood infer --json`` outputs clip by clip (used by .ci/arm64.sh: x86 vs arm64).
 
     python -m benchmarks.compare_predictions [--tolerance 5e-4] [--text-tolerance 5e-3]
-        [--label TEXT] REFERENCE OTHER
+        [--face-tolerance 5e-3] [--label TEXT] REFERENCE OTHER
 
 Fails (exit 1, one line per mismatch) when the files list different clips, a clip failed on
 either side, the emotions or modalities differ, or a probability differs by more than the
 tolerance; always prints the largest probability difference seen. Bad input exits 2.
 
 Clips whose words were read (``"text": true``) get ``--text-tolerance``: the bundled text
-encoder is dynamically quantized INT8, whose activation scales and integer kernels differ
-between x86 and Arm builds of onnxruntime (measured: 0.0028 at most on the committed RAVDESS
-clips, against 2.4e-7 for everything without words).
+encoder is quantized INT8, whose integer kernels differ between x86 and Arm builds of
+onnxruntime (measured with the earlier, dynamically quantized encoder: 0.0028 at most on the
+committed RAVDESS clips, against 2.4e-7 for everything without words). Clips answered by the face
+without a voice (``"visual": true, "audio": false``) get ``--face-tolerance``: LiteRT's Arm and
+x86 float kernels give landmarks a hair apart, and with no voice the face's features carry the
+whole answer (measured: 0.0010 on the committed rotated-portrait clip, 2026-11-25).
 """
 
 from __future__ import annotations
@@ -55,9 +58,11 @@ def compare(
     other: dict[str, dict[str, Any]],
     tolerance: float,
     text_tolerance: float | None = None,
+    face_tolerance: float | None = None,
 ) -> tuple[list[str], float]:
     """The mismatches (one line each) and the largest probability difference; clips that read
-    words are held to ``text_tolerance`` (default: ``tolerance``)."""
+    words are held to ``text_tolerance``, clips answered by a face without a voice to
+    ``face_tolerance`` (each default: ``tolerance``)."""
     problems: list[str] = []
     largest = 0.0
     for clip in sorted(reference.keys() - other.keys()):
@@ -76,8 +81,7 @@ def compare(
         if m_ref != m_oth:
             problems.append(f"{clip}: modalities {m_ref} vs {m_oth}")
         p_ref, p_oth = ref.get("probabilities", {}), oth.get("probabilities", {})
-        words = (m_ref or {}).get("text") and text_tolerance is not None
-        bar = text_tolerance if words else tolerance
+        bar = _bar(m_ref or {}, tolerance, text_tolerance, face_tolerance)
         if p_ref.keys() != p_oth.keys():
             problems.append(f"{clip}: emotions listed {sorted(p_ref)} vs {sorted(p_oth)}")
             continue
@@ -92,6 +96,16 @@ def compare(
     return problems, largest
 
 
+def _bar(used: dict, tolerance: float, text: float | None, face: float | None) -> float:
+    """The largest difference allowed for a clip that used the modalities ``used``."""
+    bars = [tolerance]
+    if used.get("text") and text is not None:
+        bars.append(text)
+    if used.get("visual") and not used.get("audio") and face is not None:
+        bars.append(face)
+    return max(bars)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Command line: see the module docstring."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -101,6 +115,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--text-tolerance", type=float, default=None, help="for clips that read words"
     )
+    parser.add_argument(
+        "--face-tolerance", type=float, default=None, help="for clips answered by a face alone"
+    )
     parser.add_argument("--label", default="", help="Prefix of the printed lines.")
     args = parser.parse_args(argv)
     prefix = f"{args.label}: " if args.label else ""
@@ -109,7 +126,9 @@ def main(argv: list[str] | None = None) -> int:
     except InputError as exc:
         print(f"{prefix}error: {exc}", file=sys.stderr)
         return 2
-    problems, largest = compare(reference, other, args.tolerance, args.text_tolerance)
+    problems, largest = compare(
+        reference, other, args.tolerance, args.text_tolerance, args.face_tolerance
+    )
     for problem in problems:
         print(f"{prefix}MISMATCH {problem}")
     clips = len(reference.keys() | other.keys())

@@ -13,7 +13,10 @@ Tolerances, from what was measured on 2026-11-25 (2-core x86-64): the FP32 ONNX 
 runtimes differ by at most 2.4e-7 on these clips, so FP32 files are held to 1e-4 (room for other
 CPUs' float summation order, nothing more). INT8 moves probabilities by up to 0.0085 from FP32
 here; INT8 kernels of other CPUs (AVX2, VNNI, NEON) may round differently, by less than the whole
-quantization error, so INT8 files are held to 0.02.
+quantization error, so INT8 files are held to 0.02. Clips that read words (the RAVDESS fixtures:
+their statements) go through the INT8 text encoder, whose 8-bit MatMulNBits kernels changed
+between onnxruntime versions: 1.16e-4 between 1.22/1.23 and 1.32 on the same CPU (measured), so
+FP32 files are held to 1e-3 on those clips.
 """
 
 from __future__ import annotations
@@ -26,8 +29,10 @@ from bundled_predictions import EXPECTED, RECORD, VARIANTS, measure
 
 from edgemood.labels import EMOTIONS
 from edgemood.model import DEFAULT_MODEL_DIR, read_card
+from edgemood.ravdess import parse_name
 
 TOLERANCE = {"fp32": 1e-4, "int8": 0.02}
+WORDS_TOLERANCE = {"fp32": 1e-3, "int8": 0.02}
 
 
 @pytest.fixture(scope="module")
@@ -60,5 +65,7 @@ def test_probabilities_match_the_record(live, record, variant):
     if variant == "default":
         precision = "int8" if "int8" in record["model_default"] else "fp32"
     for name, stored in record["probabilities"][variant].items():
-        np.testing.assert_allclose(live[variant][name], stored, atol=TOLERANCE[precision],
+        words = parse_name(name) is not None  # a RAVDESS name: its statement is read
+        bar = (WORDS_TOLERANCE if words else TOLERANCE)[precision]
+        np.testing.assert_allclose(live[variant][name], stored, atol=bar,
                                    rtol=0, err_msg=f"{variant} {name}")  # fmt: skip

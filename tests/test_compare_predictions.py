@@ -105,3 +105,21 @@ def test_clips_that_read_words_get_the_text_tolerance_and_only_they(tmp_path, ca
     ]
     assert main(paths) == 1  # without --text-tolerance both are held to 5e-4
     assert "said.flac" in capsys.readouterr().out
+
+
+def test_clips_answered_by_a_face_alone_get_the_face_tolerance_and_only_they(tmp_path, capsys):
+    face = line("mute.mp4", 0.9)
+    face["modalities"] = {"audio": False, "visual": True, "text": False}
+    both = line("talk.mp4", 0.9)
+    both["modalities"] = {"audio": True, "visual": True, "text": False}
+    moved = [{**r, "probabilities": line(r["file"], 0.902)["probabilities"]} for r in (face, both)]
+    paths = [
+        str(write(tmp_path / "x86.jsonl", [face, both])),
+        str(write(tmp_path / "a.jsonl", moved)),
+    ]
+    code = main([*paths, "--face-tolerance", "5e-3", "--text-tolerance", "5e-3"])
+    mismatches = [x for x in capsys.readouterr().out.splitlines() if x.startswith("MISMATCH")]
+    # A face with a voice is held to 5e-4 like any other clip; a face alone to 5e-3.
+    assert code == 1 and mismatches == [
+        "MISMATCH talk.mp4: happy probability 0.9 vs 0.902 (difference 0.002 > 0.0005)"
+    ]
