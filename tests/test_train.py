@@ -261,3 +261,36 @@ def test_visual_branch_trains_and_is_reported(tiny_ravdess_video, tmp_path):
     assert result.exit_code == 0, result.output
     line = json.loads(result.stdout.splitlines()[0])
     assert line["modalities"] == {"audio": True, "visual": True, "text": False}
+
+
+def test_cached_face_rows_sampled_otherwise_are_computed_again(tiny_ravdess_video, tmp_path):
+    """A cache written before face frames were sampled the current way (its entries carry no
+    sampling record) gives its face rows again only after they are recomputed: training would
+    otherwise learn from frames the device no longer picks. Audio-only entries stay as cached."""
+    from edgemood.features import FeatureExtractor
+    from edgemood.train.data import load_features
+
+    video = index_clips(tiny_ravdess_video)[:1]
+    shutil.copy(HAPPY, tmp_path / HAPPY.name)
+    audio = index_clips(tmp_path)
+    cache = tmp_path / "cache"
+    extractor = FeatureExtractor(use={"audio": True, "visual": True, "text": False})
+    load_features(video + audio, extractor, cache, progress=False)
+    entries = sorted(cache.glob("*.npz"))
+    assert len(entries) == 2
+    for entry in entries:  # as an older edgemood wrote them: no sampling record, marked rows
+        with np.load(entry) as data:
+            arrays = {k: data[k] for k in data.files if k != "visual_sampling"}
+        if "visual" in arrays:
+            arrays["visual"] = np.full_like(arrays["visual"], 7.0)
+        np.savez(entry, **arrays)
+    again = load_features(video + audio, extractor, cache, progress=False)
+    by_path = {c.path: c.inputs for c in again}
+    assert by_path[video[0].path].visual is not None
+    assert not np.any(by_path[video[0].path].visual == 7.0)  # recomputed
+    assert by_path[audio[0].path].visual is None and by_path[audio[0].path].audio is not None
+    records = []
+    for entry in sorted(cache.glob("*.npz")):
+        with np.load(entry) as data:
+            records.append(("visual" in data.files, "visual_sampling" in data.files))
+    assert sorted(records) == [(False, False), (True, True)]  # written back with the record

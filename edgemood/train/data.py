@@ -26,6 +26,11 @@ from edgemood.visual_features import VISUAL_FEATURES
 
 # Bump when a feature's definition changes: cached features of an older version are recomputed.
 FEATURE_VERSION = "1"
+# How face frames are picked (decoder, rate), stored beside cached face rows: rows sampled
+# another way are recomputed, while audio-only entries keep their keys and stay valid. 2: PyAV
+# frames turned upright, non-reference frames skipped (2026-11-25); entries without it were
+# sampled at 5 frames per second through OpenCV.
+VISUAL_SAMPLING = "2"
 
 # The speaker-independent protocol of ../shared/ravdess/folds.json: 5 folds of 4 actors
 # (2 male = odd, 2 female = even); train on the other actors.
@@ -75,16 +80,27 @@ def _cache_key(path: Path, text_id: str) -> str:
     return hashlib.sha1(key.encode()).hexdigest()
 
 
-def _save(path: Path, inputs: ModelInputs) -> None:
+def _visual_sampling(extractor: FeatureExtractor) -> str:
+    return f"{VISUAL_SAMPLING}|{extractor.visual_fps:g} fps"
+
+
+def _save(path: Path, inputs: ModelInputs, visual_sampling: str | None = None) -> None:
     arrays = {m: getattr(inputs, m) for m in MODALITIES if getattr(inputs, m) is not None}
+    if inputs.visual is not None and visual_sampling is not None:
+        arrays["visual_sampling"] = np.array(visual_sampling)
     fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".npz.tmp")
     with os.fdopen(fd, "wb") as handle:
         np.savez(handle, **arrays)
     os.replace(tmp, path)
 
 
-def _load(path: Path) -> ModelInputs:
+def _load(path: Path, visual_sampling: str | None = None) -> ModelInputs | None:
+    """The cached inputs; None when they hold face rows sampled otherwise than
+    ``visual_sampling`` (given: the caller computes them again)."""
     with np.load(path) as data:
+        stored = str(data["visual_sampling"]) if "visual_sampling" in data.files else None
+        if visual_sampling is not None and "visual" in data.files and stored != visual_sampling:
+            return None
         return ModelInputs(**{m: data[m] for m in MODALITIES if m in data.files})
 
 
@@ -115,12 +131,14 @@ def load_features(
     key_id = text_id
     if tuple(extractor.visual_features) != VISUAL_FEATURES:
         key_id = f"{text_id}|visual {','.join(extractor.visual_features)}"
+    sampling = _visual_sampling(extractor)
     kept = []
     with typer.progressbar(clips, label="features", file=sys.stderr, hidden=not progress) as bar:
         for clip in bar:
             cached = cache_dir / f"{_cache_key(clip.path, key_id)}.npz" if cache_dir else None
-            if cached is not None and cached.exists():
-                clip.inputs = _load(cached)
+            inputs = _load(cached, sampling) if cached is not None and cached.exists() else None
+            if inputs is not None:
+                clip.inputs = inputs
             else:
                 try:
                     clip.inputs, _ = extractor(clip.path)
@@ -128,7 +146,7 @@ def load_features(
                     print(f"edgemood: skipped {exc}", file=sys.stderr)
                     continue
                 if cached is not None:
-                    _save(cached, clip.inputs)
+                    _save(cached, clip.inputs, sampling)
             if any(getattr(clip.inputs, m) is not None for m in MODALITIES):
                 kept.append(clip)
     return kept
