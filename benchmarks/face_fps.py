@@ -24,6 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
+from edgemood.decode import frame_picker
 from edgemood.ravdess import parse_name
 
 NATIVE_FPS = 29.97  # RAVDESS video
@@ -32,15 +33,10 @@ OUT = Path(__file__).parent / "results" / "face_fps"
 
 
 def sample_indices(frames: int, native: float, fps: float, phase: float) -> np.ndarray:
-    """Frame indices ``edgemood.decode.timed_frames`` keeps at ``fps``, its first pick shifted
-    by ``phase`` (in frames, 0 <= phase < native / fps)."""
-    step = native / fps
-    picks, next_pick = [], phase
-    for index in range(frames):
-        if index + 1e-6 >= next_pick:
-            picks.append(index)
-            next_pick += step
-    return np.array(picks, dtype=int)
+    """Frame indices ``edgemood.decode.timed_frames`` keeps at ``fps`` (its own picker), its
+    first pick shifted by ``phase`` (in frames, 0 <= phase < native / fps)."""
+    keep = frame_picker(fps, phase / native)
+    return np.array([i for i in range(frames) if keep(i / native)], dtype=int)
 
 
 def load_clips(root: Path) -> tuple[list[np.ndarray], np.ndarray, np.ndarray]:

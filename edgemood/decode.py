@@ -19,7 +19,7 @@ Whole recordings (``edgemood.timeline``) are read uncapped through the same stre
 from __future__ import annotations
 
 import glob
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -255,7 +255,7 @@ def timed_frames(
         native = rate if 1.0 <= rate <= 1000.0 else 30.0
         if native / fps >= 2.0:
             stream.codec_context.skip_frame = "NONREF"
-        step, next_pick, first, count, damaged = 1.0 / fps, 0.0, None, 0, False
+        keep, first, count, damaged = frame_picker(fps), None, 0, False
         try:
             for packet in container.demux(stream):
                 try:
@@ -270,16 +270,31 @@ def timed_frames(
                     at = stamp - first
                     if max_seconds is not None and at >= max_seconds:
                         return
-                    if at + 1e-6 < next_pick:
+                    if not keep(at):
                         continue
-                    while next_pick <= at + 1e-6:
-                        next_pick += step
                     image = _upright(frame.to_ndarray(format="bgr24"), frame.rotation)
                     yield at, _shrink(image)
         except av.error.FFmpegError:
             damaged = True  # the container ends early (truncated): keep what came before
         if first is None and damaged:
             raise InputError(f"{path}: video could not be decoded", "corrupt")
+
+
+def frame_picker(fps: float, phase: float = 0.0) -> Callable[[float], bool]:
+    """Which frames ``timed_frames`` keeps: called with each frame's time in seconds from the
+    first frame (increasing), true for the first frame at or after each 1/fps step from
+    ``phase``. Skipped frames move no step: after a gap the next frame is kept once."""
+    step, next_pick = 1.0 / fps, phase
+
+    def keep(at: float) -> bool:
+        nonlocal next_pick
+        if at + 1e-6 < next_pick:
+            return False
+        while next_pick <= at + 1e-6:
+            next_pick += step
+        return True
+
+    return keep
 
 
 def _upright(image: np.ndarray, rotation: int) -> np.ndarray:
