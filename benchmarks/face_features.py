@@ -27,6 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
+from edgemood.face_expression import CNN_CLASSES, CNN_TO_EMOTION
 from edgemood.labels import EMOTIONS
 from edgemood.train.face_sets import default_pool_dir
 from edgemood.train.pools import Pool, load_pool
@@ -37,7 +38,8 @@ FEATURE_SETS = {
     "b: CNN (7)": slice(35, 42),
     "c: both (42)": slice(0, 42),
 }
-CNN_ORDER = ("angry", "disgust", "fearful", "happy", "sad", "surprised", "neutral")
+# The CNN class each of its 7 outputs stands for, as an EMOTIONS index.
+CNN_AS_EMOTION = np.array([EMOTIONS.index(CNN_TO_EMOTION[c]) for c in CNN_CLASSES])
 
 
 def scores(labels: np.ndarray, predicted: np.ndarray) -> dict:
@@ -54,8 +56,7 @@ def scores(labels: np.ndarray, predicted: np.ndarray) -> dict:
 
 def cnn_alone(pool: Pool) -> dict:
     """The CNN's own answer: argmax of its 7 log-probabilities, as an edgemood emotion."""
-    to_emotion = np.array([EMOTIONS.index(e) for e in CNN_ORDER])
-    result = scores(pool.labels, to_emotion[np.argmax(pool.features[:, 35:42], axis=1)])
+    result = scores(pool.labels, CNN_AS_EMOTION[np.argmax(pool.features[:, 35:42], axis=1)])
     # How sure it is: the mean of its top probability (overconfidence shows as a gap to accuracy).
     result["mean_top_probability"] = round(float(np.exp(pool.features[:, 35:42].max(1)).mean()), 3)
     return result
@@ -115,12 +116,11 @@ def sweep(root: Path, seed: int = 0) -> dict:
     import cv2
 
     from edgemood.face import FaceLandmarker
-    from edgemood.face_expression import CNN_CLASSES, CNN_TO_EMOTION, ExpressionCNN, align_face
+    from edgemood.face_expression import ExpressionCNN, align_face
     from edgemood.train.face_sets import prepare_still, read_labels
 
     cv2.setNumThreads(1)
     landmarker, cnn = FaceLandmarker(threads=1), ExpressionCNN(threads=1)
-    to_emotion = np.array([EMOTIONS.index(CNN_TO_EMOTION[c]) for c in CNN_CLASSES])
     rng = np.random.default_rng(seed)
     out: dict = {"detection": {}, "crop_scale": {}}
     for name, count, split in (
@@ -152,9 +152,9 @@ def sweep(root: Path, seed: int = 0) -> dict:
             kept.append(label)
             for scale in scales:
                 probabilities = cnn.probabilities(align_face(image, points, scale=scale))
-                predicted[scale].append(to_emotion[np.argmax(probabilities)])
+                predicted[scale].append(CNN_AS_EMOTION[np.argmax(probabilities)])
             resized = cv2.resize(grey, (64, 64), interpolation=cv2.INTER_AREA)
-            whole.append(to_emotion[np.argmax(cnn.probabilities(resized / 127.5 - 1))])
+            whole.append(CNN_AS_EMOTION[np.argmax(cnn.probabilities(resized / 127.5 - 1))])
         kept_labels = np.array(kept)
         rows = {"whole image resized": scores(kept_labels, np.array(whole))}
         rows |= {f"scale {s}": scores(kept_labels, np.array(predicted[s])) for s in scales}
