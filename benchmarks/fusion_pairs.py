@@ -3,7 +3,8 @@
     python -m benchmarks.fusion_pairs --faces ~/.cache/edgemood/pools/fer2013.npz
         [--face-split train] [--held-out-faces ~/.cache/edgemood/pools/jaffe.npz,...ck48.npz]
         [--texts ~/.cache/edgemood/pools/goemotions.npz] [--text-encoder edgemood/assets/text]
-        [--ravdess ../shared/ravdess/audio] [--variants pairs,mask] [--folds 1,2,3,4,5]
+        [--ravdess ../shared/ravdess/audio] [--variants own-words-n80,frozen,mask,head]
+        [--folds 1,2,3,4,5]
         [--epochs 40] [--out benchmarks/results/fusion_pairs] [--report-only]
     python -m benchmarks.fusion_pairs --faces-alone MODEL_DIR --held-out-faces POOL,...
 
@@ -262,7 +263,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--held-out-faces", default="", help="face pools to score on")
     parser.add_argument("--texts", default="", help="text pool (train split trains, test scores)")
     parser.add_argument("--text-encoder", default="", help="encoder of the text pool")
-    parser.add_argument("--variants", default="frozen,mask,head")
+    parser.add_argument("--variants", default="own-words-n80,frozen,mask,head")
     parser.add_argument(
         "--voice-models",
         default=str(Path.home() / ".cache" / "edgemood" / "fold_models"),
