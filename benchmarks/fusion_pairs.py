@@ -3,6 +3,7 @@
     python -m benchmarks.fusion_pairs --faces ~/.cache/edgemood/pools/fer2013.npz
         [--face-split train] [--held-out-faces ~/.cache/edgemood/pools/jaffe.npz,...ck48.npz]
         [--texts ~/.cache/edgemood/pools/goemotions.npz] [--text-encoder edgemood/assets/text]
+        [--held-out-texts ~/.cache/edgemood/pools/goemotions.npz]
         [--ravdess ../shared/ravdess/audio] [--variants own-words-n80,frozen,mask,head]
         [--folds 1,2,3,4,5]
         [--epochs 40] [--out benchmarks/results/fusion_pairs] [--report-only]
@@ -262,6 +263,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--face-split", default="test", help="split of --faces to train on")
     parser.add_argument("--held-out-faces", default="", help="face pools to score on")
     parser.add_argument("--texts", default="", help="text pool (train split trains, test scores)")
+    parser.add_argument(
+        "--held-out-texts",
+        default="",
+        help="text pool(s) whose test split scores (default: those of --texts); to compare "
+        "branches trained on different pools on the same sentences",
+    )
     parser.add_argument("--text-encoder", default="", help="encoder of the text pool")
     parser.add_argument("--variants", default="own-words-n80,frozen,mask,head")
     parser.add_argument(
@@ -291,11 +298,14 @@ def main(argv: list[str] | None = None) -> int:
         if faces is not None and args.face_split:
             faces = faces.subset(faces.split == args.face_split)
         texts = _pools(args.texts)
+        held_texts = _pools(args.held_out_texts) if args.held_out_texts else texts
         pools = {
             "faces": faces,
             "texts": texts.subset(texts.split == "train") if texts is not None else None,
             "held_faces": _pools(args.held_out_faces),
-            "held_texts": texts.subset(texts.split == "test") if texts is not None else None,
+            "held_texts": held_texts.subset(held_texts.split == "test")
+            if held_texts is not None
+            else None,
             "encoder": TextEncoder(Path(args.text_encoder)) if args.text_encoder else None,
         }
         cache = default_cache()

@@ -125,3 +125,41 @@ def test_nothing_to_add_fails_in_one_line(audio_model, ravdess_dir, tmp_path):
     )
     assert result.exit_code == 2
     assert "nothing to add" in result.output
+
+
+def test_rebuilt_branches_credit_their_data_once(audio_model, ravdess_dir, encoder_dir, tmp_path):
+    """Adding branches to a model that has them replaces their credits (the bundled model's card
+    once named every earlier build's data and encoder again), and the text encoder's own credit
+    lines (the corpora it was fine-tuned on) reach the model card."""
+    import shutil
+
+    from edgemood.text import MANIFEST
+
+    common = ["--data", str(ravdess_dir), "--cache", str(tmp_path / "cache")]
+    common += ["--faces", str(face_pool_path(tmp_path)), "--face-split", "all"]
+    credits = []
+    for build, source in enumerate((audio_model, tmp_path / "build0")):
+        encoder = tmp_path / f"encoder{build}"  # another encoder (name) each build
+        shutil.copytree(encoder_dir, encoder)
+        manifest = json.loads((encoder / MANIFEST).read_text())
+        manifest["name"] = f"tiny encoder {build}"
+        manifest["credit"] = [f"corpus {build}: CC BY 4.0"]
+        (encoder / MANIFEST).write_text(json.dumps(manifest))
+        record = encoder_record(encoder)
+        texts = _pool(tmp_path / f"texts{build}.npz", record["dim"], {"encoder": record["name"]})
+        out = tmp_path / f"build{build}"
+        result = _run(*common, "--texts", str(texts), "--text-encoder", str(encoder),
+                      "--model", str(source), "--out", str(out))  # fmt: skip
+        assert result.exit_code == 0, result.output
+        credits.append(json.loads((out / "model.json").read_text())["credits"])
+    for build, lines in enumerate(credits):
+        assert len(lines) == len(set(lines))
+        text = [c for c in lines if c.startswith(("Text branch: ", "Text encoder: "))]
+        assert len(text) == 2 and all(f"{build}" in c for c in text), text
+        assert f"Text encoder: corpus {build}: CC BY 4.0" in text
+        assert sum(c.startswith("Face features include") for c in lines) == 1
+
+
+def face_pool_path(tmp_path):
+    meta = {"source": "synthetic", "feature_names": list(ALL_VISUAL_FEATURES)}
+    return _pool(tmp_path / "faces.npz", len(ALL_VISUAL_FEATURES), meta)

@@ -205,7 +205,17 @@ def add_branches_to(
         },
     }
     keep = {k: card[k] for k in ("metrics", "licence") if k in card}
-    keep["credits"] = [*card.get("credits", []), *_branch_credits(faces, texts)]
+    # The branches are built anew, so the credits of the ones they replace go (the card of a
+    # model that already had branches would otherwise name every earlier build's data again).
+    rebuilt = (faces is not None, texts is not None)
+    credits = [c for c in card.get("credits", []) if _credit_kind(c) not in _kinds(*rebuilt)]
+    credits += _branch_credits(faces, texts)
+    if texts is not None and text_encoder:
+        from edgemood.text import read_manifest
+
+        manifest = read_manifest(_text_encoder_dir(text_encoder, cache))
+        credits += [f"{TEXT_ENCODER_CREDIT}{line}" for line in manifest.get("credit", [])]
+    keep["credits"] = list(dict.fromkeys(credits))  # in order, each once
     names = faces.meta["feature_names"] if faces is not None else card["visual_features"]
     return write_model_dir(net, out, {**keep, "training": training}, visual_features=names)
 
@@ -236,6 +246,23 @@ def give_own_words(clips: Sequence[Clip], encoder: Callable[[str], np.ndarray]) 
         clip.inputs.text = vectors[sentence]
 
 
+TEXT_BRANCH_CREDIT = "Text branch: "
+TEXT_ENCODER_CREDIT = "Text encoder: "
+
+
+def _credit_kind(credit: str) -> str | None:
+    """Which branch a model-card credit line belongs to ("face", "text"), or None (the voice's)."""
+    if credit in FACE_CREDITS.values() or credit == EXPRESSION_CNN_CREDIT:
+        return "face"
+    if credit.startswith((TEXT_BRANCH_CREDIT, TEXT_ENCODER_CREDIT)):
+        return "text"
+    return None
+
+
+def _kinds(faces: bool, texts: bool) -> set[str]:
+    return {kind for kind, given in (("face", faces), ("text", texts)) if given}
+
+
 def _branch_credits(faces: Pool | None, texts: Pool | None) -> list[str]:
     credits = []
     if faces is not None:
@@ -244,7 +271,7 @@ def _branch_credits(faces: Pool | None, texts: Pool | None) -> list[str]:
             credits.append(EXPRESSION_CNN_CREDIT)
     if texts is not None:
         credits.append(
-            f"Text branch: sentence vectors of {texts.meta.get('encoder')} "
+            f"{TEXT_BRANCH_CREDIT}sentence vectors of {texts.meta.get('encoder')} "
             f"({texts.meta.get('licence') or 'see edgemood/assets/text'}) of "
             f"{texts.meta.get('corpus') or texts.meta.get('source') or 'a text corpus'}"
         )
