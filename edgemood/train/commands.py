@@ -180,10 +180,13 @@ def add_branches_to(
     # With a text branch, the voices carry their own words (RAVDESS statements) through the
     # same encoder: some of the neutral sentences beside them are their own (pairing.own_words).
     clips = [c for c in prepare(data, cache, None, 1) if not actors or c.actor in actors]
-    if texts is not None and text_encoder:
+    encoder_dir = (
+        _text_encoder_dir(text_encoder, cache) if texts is not None and text_encoder else None
+    )
+    if encoder_dir is not None:
         from edgemood.text import TextEncoder
 
-        give_own_words(clips, TextEncoder(_text_encoder_dir(text_encoder, cache)))
+        give_own_words(clips, TextEncoder(encoder_dir))
     factors = tuple((training.get("config") or {}).get("speed_perturbation") or ())
     copies = speed_perturbed(clips, factors, cache)
     voices = [*clips, *(copy for clip in clips for copy in copies.get(clip.path, []))]
@@ -207,13 +210,13 @@ def add_branches_to(
     keep = {k: card[k] for k in ("metrics", "licence") if k in card}
     # The branches are built anew, so the credits of the ones they replace go (the card of a
     # model that already had branches would otherwise name every earlier build's data again).
-    rebuilt = (faces is not None, texts is not None)
-    credits = [c for c in card.get("credits", []) if _credit_kind(c) not in _kinds(*rebuilt)]
+    rebuilt = {kind for kind, pool in (("face", faces), ("text", texts)) if pool is not None}
+    credits = [c for c in card.get("credits", []) if _credit_kind(c) not in rebuilt]
     credits += _branch_credits(faces, texts)
-    if texts is not None and text_encoder:
+    if encoder_dir is not None:
         from edgemood.text import read_manifest
 
-        manifest = read_manifest(_text_encoder_dir(text_encoder, cache))
+        manifest = read_manifest(encoder_dir)
         credits += [f"{TEXT_ENCODER_CREDIT}{line}" for line in manifest.get("credit", [])]
     keep["credits"] = list(dict.fromkeys(credits))  # in order, each once
     names = faces.meta["feature_names"] if faces is not None else card["visual_features"]
@@ -257,10 +260,6 @@ def _credit_kind(credit: str) -> str | None:
     if credit.startswith((TEXT_BRANCH_CREDIT, TEXT_ENCODER_CREDIT)):
         return "text"
     return None
-
-
-def _kinds(faces: bool, texts: bool) -> set[str]:
-    return {kind for kind, given in (("face", faces), ("text", texts)) if given}
 
 
 def _branch_credits(faces: Pool | None, texts: Pool | None) -> list[str]:
