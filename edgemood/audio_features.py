@@ -241,7 +241,9 @@ def audio_features(samples: np.ndarray, sample_rate: int = SAMPLE_RATE) -> np.nd
 
     windowed = frames[:, (N_FFT - WIN) // 2 : (N_FFT + WIN) // 2]
     rms = np.sqrt(np.mean(np.square(windowed), axis=1))
-    log_rms = 20 * np.log10(np.maximum(rms, 1e-5))
+    # Floored at exactly -100 dB (an amplitude of 1e-5): float32 log10 of 1e-5 rounds to
+    # -100.00001 with numpy 2.4.6, so the floor is taken in dB too.
+    log_rms = np.maximum(20 * np.log10(np.maximum(rms, 1e-5)), -100.0)
     signs = np.signbit(windowed)
     zcr = np.mean(signs[:, 1:] != signs[:, :-1], axis=1)
 
