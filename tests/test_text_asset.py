@@ -70,8 +70,8 @@ SAID = {
 
 def test_the_bundled_model_reads_plain_emotional_sentences(tmp_path):
     """A text file alone, through the device path (bundled encoder + the bundled model's text
-    branch): plainly emotional sentences get their emotion. The text-2 model gets 14 of 14
-    (measured 2026-12-03); a broken tokenizer, pooling or branch falls far below 12."""
+    branch): plainly emotional sentences get their emotion. The text-2 and text-3 models get 14
+    of 14 (measured 2026-12-03); a broken tokenizer, pooling or branch falls far below 12."""
     from edgemood.pipeline import Recognizer
 
     recognizer = Recognizer()
