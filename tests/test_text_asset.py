@@ -1,6 +1,6 @@
 """The shipped text encoder (edgemood/assets/text, issue 15): all-MiniLM-L6-v2 fine-tuned on
-GoEmotions, INT8 ONNX. Its manifest is complete, its files load with the device's own libraries
-(tokenizers, onnxruntime), and it turns one sentence into a 384-d vector."""
+GoEmotions + XED, INT8 ONNX. Its manifest is complete, its files load with the device's own
+libraries (tokenizers, onnxruntime), and it turns one sentence into a 384-d vector."""
 
 from __future__ import annotations
 
@@ -29,6 +29,20 @@ def test_manifest_names_existing_files_and_credits_the_sources():
     # (quantize/text_encoder.py), and under a quarter of the FP32 export's 90 MB.
     model = (ASSET / manifest["model"]).read_bytes()
     assert b"MatMulNBits" in model and len(model) < 90_362_391 / 3.5
+
+
+def test_the_bundled_card_credits_the_bundled_encoder_once():
+    """The bundled model's card names each credit once and carries the shipped encoder's own
+    credit lines (its data sets' citations), so a model rebuilt with a new encoder cannot ship
+    with the old encoder's credits."""
+    manifest = json.loads((ASSET / MANIFEST).read_text(encoding="utf-8"))
+    card = json.loads((ASSET.parent / "model" / "model.json").read_text(encoding="utf-8"))
+    credits = card["credits"]
+    assert len(credits) == len(set(credits))
+    assert card["training"]["text_encoder"]["name"] == manifest["name"]
+    for line in manifest["credit"]:
+        assert f"Text encoder: {line}" in credits
+    assert sum("FER2013" in line for line in credits) == 1
 
 
 def test_tokenizer_is_minilm_s_uncased_wordpiece():
