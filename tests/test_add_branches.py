@@ -127,7 +127,9 @@ def test_nothing_to_add_fails_in_one_line(audio_model, ravdess_dir, tmp_path):
     assert "nothing to add" in result.output
 
 
-def test_rebuilt_branches_credit_their_data_once(audio_model, ravdess_dir, encoder_dir, tmp_path):
+def test_rebuilt_branches_credit_their_data_once(
+    audio_model, ravdess_dir, face_pool, encoder_dir, tmp_path
+):
     """Adding branches to a model that has them replaces their credits (the bundled model's card
     once named every earlier build's data and encoder again), and the text encoder's own credit
     lines (the corpora it was fine-tuned on) reach the model card."""
@@ -136,7 +138,7 @@ def test_rebuilt_branches_credit_their_data_once(audio_model, ravdess_dir, encod
     from edgemood.text import MANIFEST
 
     common = ["--data", str(ravdess_dir), "--cache", str(tmp_path / "cache")]
-    common += ["--faces", str(face_pool_path(tmp_path)), "--face-split", "all"]
+    common += ["--faces", str(face_pool), "--face-split", "all"]
     credits = []
     for build, source in enumerate((audio_model, tmp_path / "build0")):
         encoder = tmp_path / f"encoder{build}"  # another encoder (name) each build
@@ -158,8 +160,3 @@ def test_rebuilt_branches_credit_their_data_once(audio_model, ravdess_dir, encod
         assert len(text) == 2 and all(f"{build}" in c for c in text), text
         assert f"Text encoder: corpus {build}: CC BY 4.0" in text
         assert sum(c.startswith("Face features include") for c in lines) == 1
-
-
-def face_pool_path(tmp_path):
-    meta = {"source": "synthetic", "feature_names": list(ALL_VISUAL_FEATURES)}
-    return _pool(tmp_path / "faces.npz", len(ALL_VISUAL_FEATURES), meta)

@@ -11,6 +11,7 @@ import numpy as np
 from tokenizers import Tokenizer
 
 import edgemood
+from edgemood.model import DEFAULT_MODEL_DIR, read_card
 from edgemood.text import MANIFEST, TextEncoder
 
 ASSET = Path(edgemood.__file__).parent / "assets" / "text"
@@ -36,7 +37,7 @@ def test_the_bundled_card_credits_the_bundled_encoder_once():
     credit lines (its data sets' citations), so a model rebuilt with a new encoder cannot ship
     with the old encoder's credits."""
     manifest = json.loads((ASSET / MANIFEST).read_text(encoding="utf-8"))
-    card = json.loads((ASSET.parent / "model" / "model.json").read_text(encoding="utf-8"))
+    card = read_card(DEFAULT_MODEL_DIR)
     credits = card["credits"]
     assert len(credits) == len(set(credits))
     assert card["training"]["text_encoder"]["name"] == manifest["name"]
