@@ -18,9 +18,9 @@ import seccomp_filter
 from conftest import HAPPY
 from service import Server, systemd_analyze, wait_for
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 UNIT = REPO / "deploy" / "edgemood.service"
-TESTS = Path(__file__).resolve().parent
+TESTS = Path(__file__).resolve().parents[1]
 # Measured 0.9 ("SAFE") with systemd 252 (benchmarks/RESULTS.md, "Service sandbox"); 3.2 before.
 MAX_EXPOSURE = 1.0
 

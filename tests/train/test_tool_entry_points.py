@@ -13,7 +13,7 @@ from pathlib import Path
 
 from conftest import build_model_dir
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 
 
 def _tool(*args: str | Path) -> subprocess.CompletedProcess:

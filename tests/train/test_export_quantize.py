@@ -32,7 +32,7 @@ from export.load import load_net
 from quantize.fusion import quantize_fusion
 from quantize.text_encoder import TEXT_INT8, quantize_text_encoder
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="module")

@@ -27,7 +27,7 @@ from quantize.calibration import build_splits
 from quantize.faces import load_face_sets
 from quantize.texts import load_text_sets
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="module")

@@ -27,7 +27,7 @@ from quantize.faces import load_face_sets
 from quantize.fusion import quantize_fusion
 from quantize.partners import pair_voices
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="module")

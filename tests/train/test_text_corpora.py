@@ -13,7 +13,7 @@ import numpy as np
 from edgemood.labels import EMOTIONS
 from edgemood.train.text_corpora import read_goemotions, read_xed, xed_split
 
-CORPORA = Path(__file__).parent / "fixtures" / "text_corpora"
+CORPORA = Path(__file__).parents[1] / "fixtures" / "text_corpora"
 
 
 def _rows(sentences):

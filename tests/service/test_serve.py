@@ -21,7 +21,7 @@ from service import Server, systemd_analyze, wait_for
 
 from edgemood.service.config import ConfigError, load_config
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="module")

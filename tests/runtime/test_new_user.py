@@ -20,7 +20,7 @@ from edgemood.model import DEFAULT_MODEL_DIR
 from edgemood.ravdess import parse_name
 
 runner = CliRunner()
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 
 
 def _lines(output: str) -> list[dict]:
