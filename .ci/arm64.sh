@@ -192,7 +192,7 @@ infer() {  # infer ARCH BACKEND PRECISION: one infer --json run, its lines in $O
     local name=$1-$2-$3 t0=$SECONDS
     # The arm64 side runs the installed console script: `python -m` would put the checkout first
     # on sys.path and test its files instead of what pip installed.
-    local cmd=("$X86_PYTHON" -m edgemood.cli)
+    local cmd=("$X86_PYTHON" -m edgemood)
     [ "$1" = x86 ] || cmd=(arm64 "$VENV/bin/python" "$VENV/bin/edgemood")
     if "${cmd[@]}" infer --json --backend "$2" --precision "$3" "${CLIPS[@]}" \
         >"$OUT/$name.jsonl" 2>"$OUT/$name.err"; then
@@ -222,7 +222,7 @@ phase compare
 status=0
 for backend in onnx tflite; do
     for precision in fp32 int8; do
-        "$X86_PYTHON" -m benchmarks.compare_predictions --tolerance 5e-4 --text-tolerance 5e-3 --face-tolerance 5e-3 \
+        "$X86_PYTHON" .ci/compare_predictions.py --tolerance 5e-4 --text-tolerance 5e-3 --face-tolerance 5e-3 \
             --label "$backend $precision" \
             "$OUT/x86-$backend-$precision.jsonl" "$OUT/arm64-$backend-$precision.jsonl" || status=1
     done

@@ -3,8 +3,8 @@ same clips, as a PNG (and the numbers as JSON).
 
     python -m benchmarks.plot_stages [CLIPS...] [--runs 20] [--out benchmarks/results/stages]
 
-Uses ``edgemood.bench.run_bench`` (the same measurement as ``edgemood bench``) with the bundled
-model's four files; needs matplotlib (``[train]`` or ``[test]`` extra) for the plot only.
+Uses ``edgemood.cli.measure.run_bench`` (the same measurement as ``edgemood bench``) with the
+bundled model's four files; needs matplotlib (``[train]`` or ``[test]`` extra) for the plot only.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import json
 import sys
 from pathlib import Path
 
-from edgemood.bench import BenchConfig, run_bench
+from edgemood.cli.measure import BenchConfig, run_bench
 from edgemood.decode import media_files
 from edgemood.pipeline import EXAMPLE_CLIP
 
@@ -46,7 +46,7 @@ def plot(results: dict[str, dict], path: Path) -> None:
     width = 0.8 / len(results)
     for i, (name, result) in enumerate(results.items()):
         values = [result["stages"].get(s, {}).get("median_ms", 0.0) for s in stages]
-        if face_alone:  # timed even when the model does not read faces (edgemood.bench)
+        if face_alone:  # timed even when the model does not read faces (edgemood.cli.measure)
             values.append(result["face_stage"]["median_ms"])
         values.append(result["end_to_end"]["median_ms"])
         ax.bar(np.arange(len(labels)) + i * width, values, width, label=name)

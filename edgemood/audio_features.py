@@ -22,7 +22,9 @@ from functools import lru_cache
 
 import numpy as np
 
-SAMPLE_RATE = 16000
+# Re-exported: the rate the decoder delivers is the one these features are computed at.
+from edgemood.decode import SAMPLE_RATE
+
 HOP = 160  # 10 ms
 FRAME_RATE = SAMPLE_RATE / HOP
 N_FFT = 512

@@ -12,8 +12,9 @@ frames that nothing refers to.
 Long inputs are capped and streamed: audio decoding stops after ``MAX_SECONDS`` (the model pools
 over time anyway), frames are yielded one by one up to the same limit, and videos with frames
 over ``MAX_FRAME_PIXELS`` are not decoded at all; memory stays bounded whatever the file.
-Whole recordings (``edgemood.timeline``) are read uncapped through the same streams:
-``stream_audio`` yields decoded chunks and ``timed_frames`` frames with their times.
+Whole recordings (``FeatureExtractor.windows`` in ``edgemood.features``, cut by
+``edgemood.windows``) are read uncapped through the same streams: ``stream_audio`` yields decoded
+chunks and ``timed_frames`` frames with their times.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ from edgemood.errors import InputError
 SAMPLE_RATE = 16000
 # Face frames per second. The face stage costs per frame (landmarks + expression CNN: two thirds
 # of a video clip's time at 5 per second). On the per-frame OpenFace units of RAVDESS actors
-# 01-05 (benchmarks/face_fps.py, leave one actor out), a clip mean from 2.5 frames per second
+# 01-05 (benchmarks/research/face_fps.py, leave one actor out), a clip mean from 2.5 frames/s
 # classified about as well as one from every frame (0.461; 0.467 at 5, 0.470 at 29.97); from 1
 # frame per second it lost 5 points.
 VISUAL_FPS = 2.5
@@ -172,7 +173,7 @@ def decode_audio(path: str | Path, max_seconds: float = MAX_SECONDS) -> np.ndarr
 
 def stream_audio(path: str | Path) -> Iterator[np.ndarray]:
     """Yield the first audio track as 16 kHz mono float32 chunks in [-1, 1] as they decode:
-    memory stays at one decoder frame however long the file (edgemood.timeline).
+    memory stays at one decoder frame however long the file (whole recordings: edgemood.windows).
 
     Args:
         path: any file FFmpeg reads.

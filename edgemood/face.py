@@ -23,8 +23,9 @@ from pathlib import Path
 import numpy as np
 
 from edgemood.backends import load_backend
+from edgemood.bundled import bundled
 
-MODEL_DIR = Path(__file__).parent / "assets" / "face"
+MODEL_DIR = bundled("face")
 DETECTOR = "face_detection_short_range.tflite"
 LANDMARKS = "face_landmark.tflite"
 DETECTION_SIZE = 128

@@ -9,7 +9,7 @@ scaled to [-1, 1]; output 7 probabilities in ``CNN_CLASSES`` order.
 The crop comes from the 468 landmarks the landmark stage already gives (no second detector):
 rotated so the eye line is horizontal (FER2013 faces are upright), a square around the
 landmarks' box in the face's own frame, widened by ``CROP_SCALE`` (chosen by measurement, see
-``benchmarks/RESULTS.md``, "Face branch: visual features").
+``benchmarks/research/README.md``, "Face").
 """
 
 from __future__ import annotations
@@ -20,12 +20,14 @@ from pathlib import Path
 import numpy as np
 
 from edgemood.backends import load_backend
+from edgemood.bundled import bundled
 
-MODEL_DIR = Path(__file__).parent / "assets" / "face"
+MODEL_DIR = bundled("face")
 EXPRESSION_MODEL = "emotion_model_quantized.tflite"
 CROP_SIZE = 64
 # Side of the square crop over the larger side of the landmarks' box (forehead to chin, cheek to
-# cheek), measured on FER2013 test faces: see the crop-scale table in benchmarks/RESULTS.md.
+# cheek), measured on FER2013 test faces: benchmarks/research/README.md, "Face" (the sweep:
+# benchmarks/research/results/face_features/sweep.json, "crop_scale").
 CROP_SCALE = 1.1
 CNN_CLASSES: tuple[str, ...] = ("angry", "disgust", "fear", "happy", "sad", "surprise", "neutral")
 # The CNN's classes as edgemood emotions (it has no "calm").

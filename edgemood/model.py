@@ -3,8 +3,8 @@ Backend. Inputs are padded or thinned to the model's fixed maximum lengths, with
 
 Model directory layout::
 
-    model.json      the model card: feature lists, max lengths, which modalities were trained,
-                    files, training data, protocol, metrics, licence
+    model.json      the model card (edgemood.card.ModelCard): feature lists, max lengths, which
+                    modalities were trained, files, training data, protocol, metrics, licence
     fusion.onnx     FP32 ONNX (always present); other precisions/runtimes are listed in the card
 
 Graph interface (same for every precision and runtime): inputs ``audio`` [B, TA, 74], ``audio_mask``
@@ -17,23 +17,25 @@ DistilBERT, 384 MiniLM).
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
 from edgemood.backends import BACKENDS, Backend, backend_name_for, load_backend
-from edgemood.errors import ModelError
-from edgemood.labels import EMOTIONS, MODALITIES
+from edgemood.bundled import bundled
 
-CARD_NAME = "model.json"
-CARD_FORMAT = "edgemood-fusion/1"
+# The card's constants and reader live in edgemood.card; importers of edgemood.model keep them.
+from edgemood.card import CARD_FORMAT as CARD_FORMAT
+from edgemood.card import CARD_NAME as CARD_NAME
+from edgemood.card import ModelCard, read_card
+from edgemood.errors import ModelError
+from edgemood.labels import MODALITIES
+
 INPUT_NAMES = ("audio", "audio_mask", "visual", "visual_mask", "text", "present")
 OUTPUT_NAME = "probabilities"
 PRECISIONS = ("fp32", "int8")
-DEFAULT_MODEL_DIR = Path(__file__).parent / "assets" / "model"
+DEFAULT_MODEL_DIR = bundled("model")
 
 
 @dataclass
@@ -45,32 +47,14 @@ class ModelInputs:
     text: np.ndarray | None = None  # [text_dim]: the text encoder's width
 
 
-def read_card(directory: Path) -> dict[str, Any]:
-    """Read and check a model card.
-
-    Args:
-        directory: a model directory.
-    Returns:
-        The card as a dict; raises ModelError when it is missing or not an edgemood card.
-    """
-    path = directory / CARD_NAME
-    try:
-        card = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError as exc:
-        raise ModelError(f"{directory}: not a model directory (no {CARD_NAME})") from exc
-    except (OSError, ValueError) as exc:
-        raise ModelError(f"{path}: unreadable model card ({exc})") from exc
-    if card.get("format") != CARD_FORMAT or tuple(card.get("emotions", ())) != EMOTIONS:
-        raise ModelError(f"{path}: not an edgemood fusion model card")
-    return card
-
-
-def _model_file(directory: Path, card: dict, backend: str | None, precision: str | None) -> Path:
+def _model_file(
+    directory: Path, card: ModelCard, backend: str | None, precision: str | None
+) -> Path:
     """Pick the model file: the card's default, with what was asked replacing its backend or
     precision. What was not asked keeps the default's value when the directory has that file
     (``--backend tflite`` on an INT8-ONNX default runs INT8 TFLite), else onnx / fp32."""
-    files: dict[str, str] = card.get("files", {})
-    default = card["default"]
+    files = card.files
+    default = card.default
     if backend is None and precision is None:
         return directory / default
     default_backend = backend_name_for(Path(default))
@@ -128,7 +112,7 @@ class FusionModel:
             raise ModelError(f"{path}: model not found (no such file or directory)")
         if path.is_dir():
             directory = path
-            self.card = read_card(directory)
+            self.card: ModelCard = read_card(directory)
             file = _model_file(directory, self.card, backend, precision)
         else:
             directory = path.parent
@@ -141,10 +125,10 @@ class FusionModel:
         missing = [n for n in INPUT_NAMES if n not in self.backend.input_names]
         if missing:
             raise ModelError(f"{file}: model lacks inputs {', '.join(missing)}")
-        self.audio_frames = int(self.card["audio_max_frames"])
-        self.visual_frames = int(self.card["visual_max_frames"])
-        self.text_dim = int(self.card["text_dim"])
-        self.trained: dict[str, bool] = {m: bool(self.card["trained"][m]) for m in MODALITIES}
+        self.audio_frames = int(self.card.audio_max_frames)
+        self.visual_frames = int(self.card.visual_max_frames)
+        self.text_dim = int(self.card.text_dim)
+        self.trained: dict[str, bool] = {m: bool(self.card.trained[m]) for m in MODALITIES}
         self._check_features()
 
     @property
@@ -161,9 +145,9 @@ class FusionModel:
         from edgemood.audio_features import AUDIO_FEATURES
         from edgemood.visual_features import ALL_VISUAL_FEATURES
 
-        if tuple(self.card["audio_features"]) != AUDIO_FEATURES:
+        if tuple(self.card.audio_features) != AUDIO_FEATURES:
             raise ModelError(f"{self.directory}: model was trained on other audio features")
-        names = tuple(self.card["visual_features"])
+        names = tuple(self.card.visual_features)
         if not names or len(set(names)) != len(names) or set(names) - set(ALL_VISUAL_FEATURES):
             raise ModelError(f"{self.directory}: model was trained on other visual features")
         width = self.backend.input_shape("visual")[-1]

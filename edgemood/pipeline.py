@@ -1,18 +1,23 @@
-"""From a clip to a prediction: features (edgemood.features) -> fusion model -> Prediction.
+"""From media to a prediction: features (edgemood.features) -> fusion model -> Prediction.
 
 ``Recognizer`` loads every model once and is reused for many clips (CLI globs, the service).
 Only the modalities the loaded fusion model was trained on are computed: a face stage for an
-untrained visual branch would cost time and change nothing.
+untrained visual branch would cost time and change nothing. A clip is one window; a whole
+recording is many (``Recognizer.timeline``), read through the same features.
 """
 
 from __future__ import annotations
 
 import time
+from collections.abc import Iterable
 from pathlib import Path
 
+import numpy as np
+
+from edgemood.bundled import bundled
 from edgemood.decode import VISUAL_FPS
 from edgemood.errors import InputError, ModelError
-from edgemood.features import FeatureExtractor
+from edgemood.features import FeatureExtractor, Features
 from edgemood.model import FusionModel
 from edgemood.prediction import Prediction
 from edgemood.text import (
@@ -26,7 +31,7 @@ from edgemood.text import (
 from edgemood.timeline import HOP_S, WINDOW_S, Timeline
 from edgemood.transcript import is_text_file
 
-EXAMPLE_CLIP = Path(__file__).parent / "assets" / "example" / "example.mp4"
+EXAMPLE_CLIP = bundled("example")
 
 
 class Recognizer:
@@ -93,35 +98,56 @@ class Recognizer:
             f"{self.model.text_dim}-d text slot; pass --text-encoder"
         )
 
-    def predict(self, path: str | Path, transcript: str | None = None) -> Prediction:
-        """Predict the emotion of one clip.
+    def predict(
+        self,
+        path: str | Path | None = None,
+        transcript: str | None = None,
+        *,
+        audio: np.ndarray | None = None,
+        frames: Iterable[np.ndarray] | None = None,
+        text: str | None = None,
+    ) -> Prediction:
+        """Predict the emotion of one clip: a file, or media already in memory.
 
         Args:
             path: a video (mp4, mkv, avi, ...) or audio (wav, flac, ...) file.
             transcript: the spoken words; else a sidecar CLIP.txt, the CLIP.srt/CLIP.vtt cues or
                 the RAVDESS statement is used. A ``.txt`` path is a text-only input.
+            audio: instead of a file: mono samples at 16 kHz (float in [-1, 1]).
+            frames: instead of a file: face frames (uint8 [height, width, 3], BGR as OpenCV
+                gives them), sampled at a few per second (``edgemood.decode.VISUAL_FPS``).
+            text: instead of a file: the spoken words.
         Returns:
-            The Prediction, with per-stage timings in seconds.
+            The Prediction, with per-stage timings in seconds (``file`` is "<arrays>" for media
+            given as arrays).
         Raises:
             InputError: unreadable input, or no modality this model can use.
+            ValueError: both a path and arrays, or neither.
         """
-        inputs, info = self.features(path, transcript)
-        used = self.model.usable(inputs)
+        given = audio is not None or frames is not None or text is not None
+        if (path is None) == (not given):
+            raise ValueError("predict takes a path or arrays (audio, frames, text), not both")
+        if path is not None:
+            return self._predict(str(path), self.features(path, transcript))
+        return self._predict("<arrays>", self.features.arrays(audio, frames, text))
+
+    def _predict(self, name: str, features: Features) -> Prediction:
+        used = self.model.usable(features.inputs)
         if not any(used.values()):
-            reason = "; ".join(info["notes"]) or "nothing usable"
-            raise InputError(f"{path}: no usable audio, face or text ({reason})")
+            reason = "; ".join(features.notes) or "nothing usable"
+            raise InputError(f"{name}: no usable audio, face or text ({reason})")
         clock = time.perf_counter()
-        probabilities = self.model.predict([inputs])[0]
-        info["timings"]["fusion"] = time.perf_counter() - clock
+        probabilities = self.model.predict([features.inputs])[0]
+        features.timings["fusion"] = time.perf_counter() - clock
         return Prediction(
-            file=str(path),
+            file=name,
             probabilities=probabilities,
             modalities=used,
-            notes=[*info["notes"], *self.notes],
-            timings=info["timings"],
-            duration=info["duration"],
-            file_duration=info["file_duration"],
-            text_source=info["text_source"],
+            notes=[*features.notes, *self.notes],
+            timings=features.timings,
+            duration=features.duration,
+            file_duration=features.file_duration,
+            text_source=features.text_source,
         )
 
     def timeline(
@@ -147,4 +173,5 @@ class Recognizer:
         """
         if is_text_file(path):
             raise InputError(f"{path}: a text file has no timeline (infer it without --timeline)")
-        return Timeline(self, path, window_s, hop_s, transcript)
+        windows = self.features.windows(path, window_s, hop_s, transcript)
+        return Timeline(windows, self.model, self.notes)

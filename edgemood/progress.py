@@ -45,10 +45,16 @@ class Progress:
 
     def line(self, text: str) -> None:
         """A line of its own (a note), without breaking the bar."""
-        if self.tty and self._drawn:
-            self.stream.write("\r\x1b[K")
+        self.clear()
         self.stream.write(text + "\n")
         self.stream.flush()
+
+    def clear(self) -> None:
+        """Erase the bar on a terminal (before other output to it); the next update draws it."""
+        if self.tty and self._drawn:
+            self.stream.write("\r\x1b[K")
+            self.stream.flush()
+            self._drawn = False
 
     def close(self) -> None:
         """End the bar's line on a terminal."""

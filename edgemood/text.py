@@ -2,9 +2,9 @@
 
 No torch or transformers on the device: ``tokenizers`` reads the fast tokenizer's
 ``tokenizer.json`` and onnxruntime runs the encoder exported by Optimum on the workstation
-(``edgemood.train.text_export``). The vector is the masked mean of the last hidden state; its
-width is the encoder's (``dim`` in the manifest: 768 for DistilBERT, 384 for MiniLM), and a
-fusion model's text slot has the width of the encoder its text branch was trained with.
+(``export/text_encoder.py`` of a checkout). The vector is the masked mean of the last hidden
+state; its width is the encoder's (``dim`` in the manifest: 768 for DistilBERT, 384 for MiniLM),
+and a fusion model's text slot has the width of the encoder its text branch was trained with.
 
 Encoder directory layout::
 
@@ -29,15 +29,17 @@ from pathlib import Path
 import numpy as np
 
 from edgemood.backends import load_backend
+from edgemood.bundled import bundled
+from edgemood.card import ModelCard, TextEncoderRecord
 from edgemood.errors import ModelError
 
 # Spoken clips of a few seconds hold 10-30 words, so 64 word pieces leave room. One sentence per
 # call is not padded: padding a RAVDESS statement (~8 pieces) to 64 made the INT8 encoder 3x
-# slower for the same vector (benchmarks/RESULTS.md).
+# slower for the same vector (benchmarks/research/README.md, "Text encoder").
 MAX_TOKENS = 64
 MANIFEST = "text_encoder.json"
 ENV_VAR = "EDGEMOOD_TEXT_ENCODER"
-DEFAULT_TEXT_ENCODER = Path(__file__).parent / "assets" / "text"
+DEFAULT_TEXT_ENCODER = bundled("text_encoder")
 
 
 def resolve_transcript(clip: str | Path, transcript: str | None = None) -> str | None:
@@ -90,15 +92,14 @@ def encoder_record(directory: Path) -> dict:
     }
 
 
-def trained_encoder(card: dict) -> dict | None:
-    """The encoder a model card says its text branch was trained with ({"name", "dim", ...}),
-    or None for a card without that record (older cards hold a plain string, or nothing)."""
-    record = (card.get("training") or {}).get("text_encoder")
-    return record if isinstance(record, dict) and "name" in record else None
+def trained_encoder(card: ModelCard) -> TextEncoderRecord | None:
+    """The encoder a model card says its text branch was trained with (name, dim, source), or
+    None for a card without that record (older cards hold a plain string, or nothing)."""
+    return card.text_encoder
 
 
 def encoder_mismatch(
-    card: dict, model_dir: Path, manifest: dict, directory: Path, origin: str = "given"
+    card: ModelCard, model_dir: Path, manifest: dict, directory: Path, origin: str = "given"
 ) -> str | None:
     """Why the encoder in ``directory`` cannot feed this model's text slot (one line), or None.
     ``origin`` says where the encoder came from in the message ("given", "bundled").
@@ -107,13 +108,13 @@ def encoder_mismatch(
     too (two 384-d encoders give vectors the branch was not trained on)."""
     dim = int(manifest.get("dim", 0))
     record = trained_encoder(card)
-    width = int(card.get("text_dim", 0))
+    width = int(card.text_dim or 0)
     if record is None and dim == width:
         return None
-    if record is not None and record["name"] == encoder_name(manifest) and dim == width:
+    if record is not None and record.name == encoder_name(manifest) and dim == width:
         return None
     trained = (
-        f"text encoder '{record['name']}' ({int(record.get('dim', width))}-d)"
+        f"text encoder '{record.name}' ({record.dim if record.dim is not None else width}-d)"
         if record is not None
         else f"a {width}-d text encoder (not named in its card)"
     )

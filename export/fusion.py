@@ -3,6 +3,8 @@
 Both keep the device interface (``edgemood.model``): inputs audio, audio_mask, visual, visual_mask,
 text, present with fixed maximum lengths, output probabilities. ONNX keeps a dynamic batch axis;
 TFLite is fixed at batch 1 (the device runs clips one by one; ``FusionModel.predict`` loops).
+``export_onnx`` also writes the ``fusion.onnx`` of every model directory ``edgemood train`` makes
+(``edgemood.train.model_dir.write_model_dir``).
 
 TFLite goes through litert-torch (PyTorch -> LiteRT directly, no TensorFlow; onnx2tf would need
 TensorFlow and numpy 1.26, which cannot share the training environment).
@@ -14,12 +16,51 @@ from pathlib import Path
 
 import torch
 
-from edgemood.model import INPUT_NAMES, OUTPUT_NAME, read_card
+from edgemood.audio_features import AUDIO_FEATURES
+from edgemood.card import read_card, write_card
+from edgemood.model import INPUT_NAMES, OUTPUT_NAME
 from edgemood.train.fusion import DeployedFusion, FusionNet
-from edgemood.train.model_dir import ONNX_FP32, example_inputs, export_onnx, write_card
+from edgemood.train.model_dir import AUDIO_MAX_FRAMES, ONNX_FP32, VISUAL_MAX_FRAMES
+from edgemood.visual_features import VISUAL_FEATURES
 from export.load import load_net
 
+OPSET = 17
 TFLITE_FP32 = "fusion.tflite"
+
+
+def example_inputs(
+    batch: int = 1, visual_dim: int = len(VISUAL_FEATURES), text_dim: int = 768
+) -> tuple[torch.Tensor, ...]:
+    """Zero inputs with the graph's fixed shapes (for export and shape checks); ``visual_dim``
+    and ``text_dim`` are the model's input widths (``FusionConfig``)."""
+    return (
+        torch.zeros(batch, AUDIO_MAX_FRAMES, len(AUDIO_FEATURES)),
+        torch.zeros(batch, AUDIO_MAX_FRAMES),
+        torch.zeros(batch, VISUAL_MAX_FRAMES, visual_dim),
+        torch.zeros(batch, VISUAL_MAX_FRAMES),
+        torch.zeros(batch, text_dim),
+        torch.zeros(batch, 3),
+    )
+
+
+def export_onnx(net: FusionNet, path: Path) -> Path:
+    """Export FP32 ONNX (the DeployedFusion form) with named inputs/outputs, fixed lengths and a
+    dynamic batch axis."""
+    net = DeployedFusion(net).eval()
+    dynamic = {name: {0: "batch"} for name in (*INPUT_NAMES, OUTPUT_NAME)}
+    torch.onnx.export(
+        net,
+        example_inputs(visual_dim=net.config.visual_dim, text_dim=net.config.text_dim),
+        str(path),
+        input_names=list(INPUT_NAMES),
+        output_names=[OUTPUT_NAME],
+        dynamic_axes=dynamic,
+        opset_version=OPSET,
+        # The TorchScript exporter writes one self-contained file; the dynamo one needs
+        # onnxscript and splits weights into a side file.
+        dynamo=False,
+    )
+    return path
 
 
 class NamedOutput(torch.nn.Module):
@@ -95,7 +136,7 @@ def export_fusion(directory: Path, tflite: bool = True) -> dict[str, Path]:
     directory = Path(directory)
     card = read_card(directory)
     net = load_net(directory)
-    files = card.setdefault("files", {})
+    files = card.files
     onnx_path = directory / files.get("onnx_fp32", ONNX_FP32)
     export_onnx(net, onnx_path)  # rewritten: an older file may predate the DeployedFusion form
     files["onnx_fp32"] = onnx_path.name

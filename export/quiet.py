@@ -25,7 +25,7 @@ def third_party_output(verbose: bool, command: str) -> Iterator[None]:
 
     Args:
         verbose: let everything through (nothing is held back).
-        command: named in the summary line (e.g. "python -m quantize").
+        command: named in the summary line (e.g. "edgemood quantize").
     """
     if verbose:
         yield

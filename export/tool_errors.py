@@ -1,4 +1,4 @@
-"""One-line errors for the workstation tools (``python -m export``, ``python -m quantize``): a
+"""One-line errors for the workstation tools (``edgemood export``, ``edgemood quantize``): a
 missing or invalid model directory or data folder ends the command with a line on stderr and a
 non-zero exit, not a traceback (as ``edgemood`` itself does)."""
 

@@ -99,7 +99,7 @@ def build_splits(
         texts: the text pool (``quantize.texts.load_text_sets``); likewise for a text branch.
     """
     model = FusionModel(model_dir, backend="onnx", precision="fp32")
-    trained_on = set(model.card.get("training", {}).get("actors", []))
+    trained_on = set(model.card.training.actors or [])
     extractor = FeatureExtractor(visual_features=model.visual_features)
     clips = load_features(index_clips(data), extractor, cache)
     if not clips:

@@ -21,6 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
+from edgemood.card import ModelCard
 from edgemood.model import FusionModel
 from edgemood.train.pools import Pool, face_pool, load_pool
 from quantize.partners import PoolParts
@@ -63,11 +64,11 @@ def _part(paths: Sequence[Path], split: str, names: Sequence[str], notes: list[s
 
 
 def require_faces(
-    card: dict, directory: Path, calibration: Sequence[Path], held_out: Sequence[Path]
+    card: ModelCard, directory: Path, calibration: Sequence[Path], held_out: Sequence[Path]
 ) -> None:
     """Stop (one line) when a model with a trained face branch is given no face pools, or a
     pool file that is not there."""
-    if not card["trained"]["visual"]:
+    if not card.trained["visual"]:
         return
     if not calibration or not held_out:
         raise SystemExit(
@@ -81,7 +82,7 @@ def require_faces(
             names = load_pool(path).meta.get("feature_names")
         except (ValueError, KeyError, OSError, EOFError, zipfile.BadZipFile):
             raise SystemExit(
-                f"quantize: {path}: not a face pool (made by python -m edgemood.train.face_sets)"
+                f"quantize: {path}: not a face pool (made by edgemood face-pools)"
             ) from None
         if not names:
             raise SystemExit(f"quantize: {path}: a pool without face feature names")
@@ -104,7 +105,7 @@ def load_face_sets(
     sets = FaceSets(
         _part(calibration, "train", names, notes), _part(held_out, "test", names, notes), notes
     )
-    branches = model.card.get("training", {}).get("branches") or {}
+    branches = model.card.training.branches or {}
     trained_on = set((branches.get("faces") or {}).get("sources") or ())
     seen = sorted(trained_on & set(sets.held_out.meta["sources"]))
     if seen:

@@ -7,8 +7,8 @@ import json
 from collections.abc import Sequence
 from pathlib import Path
 
-from edgemood.model import FusionModel, read_card
-from edgemood.train.model_dir import write_card
+from edgemood.card import read_card, write_card
+from edgemood.model import FusionModel
 from export.fusion import export_fusion
 from export.load import load_net
 from quantize.calibration import build_splits
@@ -50,7 +50,7 @@ def quantize_fusion(
         directory, data, cache, test_actors, max_calibration, faces=face_sets, texts=text_sets
     )
     card = read_card(directory)
-    files = card["files"]
+    files = card.files
     reports = []
 
     path, method = quantize_onnx(fp32.file, directory / ONNX_INT8, splits.calibration, all_layers)
@@ -68,15 +68,15 @@ def quantize_fusion(
         reports.append(report)
         files["tflite_int8"] = TFLITE_INT8
 
-    card["quantization"] = {
+    card.quantization = {
         r["model"]: {"size_bytes": r["size_bytes"], "method": r["method"], **r["parity"]}
         for r in reports
     }
     proof = [json.loads(Path(p).read_text(encoding="utf-8")) for p in evidence]
-    default, card["default_reason"] = choose_default(reports[0], proof)
-    card["default"] = ONNX_INT8 if default == "int8" else files["onnx_fp32"]
+    default, card.default_reason = choose_default(reports[0], proof)
+    card.default = ONNX_INT8 if default == "int8" else files["onnx_fp32"]
     if proof:
-        card["int8_held_out_evidence"] = [
+        card.int8_held_out_evidence = [
             {"report": str(p), "agreement": r["parity"]["agreement"],
              "accuracy_change": r["parity"]["accuracy_change"],
              "test_actors": r["parity"]["test"]["actors"], "holds": r["parity"]["holds"]}
@@ -125,6 +125,6 @@ def choose_default(report: dict, proof: Sequence[dict]) -> tuple[str, str]:
     return "fp32", (
         f"parity holds, but test actors {actors} were in this model's training data, so it says "
         f"nothing about new voices, and {why}: FP32 stays the default. To make INT8 the default, "
-        "pass --held-out-evidence FOLD_MODEL/fusion.int8.onnx.json (the report of `python -m "
+        "pass --held-out-evidence FOLD_MODEL/fusion.int8.onnx.json (the report of `edgemood "
         "quantize fusion` on a model trained without its test actors; repeatable)"
     )

@@ -5,10 +5,10 @@ hidden layer, the temporal audio encoder's convolutions and, when trained, the t
 layer: nearly all the weights. FP32: the per-frame (bag-of-frames) audio/visual encoders (74x128
 and 35x128: they read standardised features whose range one INT8 scale fits badly) and the 8-way
 output layer (it decides near-ties). Quantizing those too cost agreement with FP32 on held-out
-actors: 96.7-97.5 % against 99.2-100 % this way (benchmarks/RESULTS.md). For the temporal
-encoder, keeping its first convolution FP32 as well did not help (98.3 % against 99.6 %
-agreement, one held-out model) and put the file over its 100 KB budget. Standardisation, masking
-and pooling stay float.
+actors: 96.7-97.5 % against 99.2-100 % this way (benchmarks/research/README.md, "INT8 of the
+fusion model"). For the temporal encoder, keeping its first convolution FP32 as well did not
+help (98.3 % against 99.6 % agreement, one held-out model) and put the file over its 100 KB
+budget. Standardisation, masking and pooling stay float.
 """
 
 from __future__ import annotations

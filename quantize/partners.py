@@ -32,7 +32,7 @@ class PoolParts:
 
 def pairing_of(model: FusionModel) -> PairingConfig:
     """The pairing rates the model's branches were trained with (defaults if not recorded)."""
-    branches = model.card.get("training", {}).get("branches") or {}
+    branches = model.card.training.branches or {}
     return PairingConfig(**(branches.get("pairing") or {}))
 
 

@@ -10,12 +10,13 @@ Why not ``quantize_dynamic`` on every MatMul (what shipped until 2026-11-25): it
 MatMul's activations with one range per tensor, and on the GoEmotions test set 3.6 % of sentences
 changed class against FP32 (96.4 % top-1 agreement, 99 % wanted); leaving layers in FP32 did not
 close the gap. Block-wise weights and activations agree on 99.2 % (the fine-tuned head; the
-bundled fusion model's text branch 99.3 %; benchmarks/RESULTS.md, "Text branch: encoder").
+bundled fusion model's text branch 99.3 %: the text-2 encoder, benchmarks/research/README.md,
+"Text encoder"; the shipped text-3 encoder: benchmarks/RESULTS.md, "INT8 parity").
 ``MatMulNBits`` with 8 bits needs onnxruntime >= 1.22 on the device.
 
 The gate here is the cosine of FP32 and INT8 sentence vectors on the RAVDESS statements and a few
 emotional sentences; top-1 agreement on a real test set is measured by
-``benchmarks/text_encoder.py``.
+``benchmarks/research/text_encoder.py``.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Sentences for INT8 calibration and parity of a model with a text branch.
 
-A text pool (``edgemood.train.pools``, e.g. GoEmotions from ``python -m edgemood.train.text_pools``)
+A text pool (``edgemood.train.pools``, e.g. GoEmotions from ``edgemood text-pools``)
 holds sentence vectors with labels and splits. It must be as wide as the card's ``text_dim`` and,
 when the card records the encoder the text branch was trained with
 (``edgemood.text.trained_encoder``), encoded by that encoder (the pool's meta ``encoder``): the
@@ -20,6 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
+from edgemood.card import ModelCard
 from edgemood.model import FusionModel
 from edgemood.text import trained_encoder
 from edgemood.train.pools import Pool, load_pool
@@ -41,7 +42,7 @@ class TextSets(PoolParts):
         }
 
 
-def _read(card: dict, path: Path) -> tuple[Pool, list[str]]:
+def _read(card: ModelCard, path: Path) -> tuple[Pool, list[str]]:
     """The pool at ``path`` if it can feed this card's text branch; else a one-line stop."""
     if not path.is_file():
         raise SystemExit(f"quantize: {path}: no such text pool file")
@@ -49,9 +50,9 @@ def _read(card: dict, path: Path) -> tuple[Pool, list[str]]:
         pool = load_pool(path)
     except (ValueError, KeyError, OSError, EOFError, zipfile.BadZipFile):
         raise SystemExit(
-            f"quantize: {path}: not a text pool (made by python -m edgemood.train.text_pools)"
+            f"quantize: {path}: not a text pool (made by edgemood text-pools)"
         ) from None
-    width, dim = pool.features.shape[1] if pool.features.ndim == 2 else 0, int(card["text_dim"])
+    width, dim = pool.features.shape[1] if pool.features.ndim == 2 else 0, int(card.text_dim)
     if pool.meta.get("modality") != "text" or width != dim:
         raise SystemExit(
             f"quantize: {path}: {pool.meta.get('modality')} vectors {width} wide; the model's "
@@ -61,10 +62,10 @@ def _read(card: dict, path: Path) -> tuple[Pool, list[str]]:
     record, encoder = trained_encoder(card), pool.meta.get("encoder")
     if record is None:
         notes.append(f"the card names no text encoder: {path.name}'s ({encoder}) checked on width")
-    elif encoder != record["name"]:
+    elif encoder != record.name:
         raise SystemExit(
             f"quantize: {path}: sentences encoded by '{encoder}', the model's text branch was "
-            f"trained with '{record['name']}'"
+            f"trained with '{record.name}'"
         )
     for split in ("train", "test"):
         if not (pool.split == split).any():
@@ -72,14 +73,14 @@ def _read(card: dict, path: Path) -> tuple[Pool, list[str]]:
     return pool, notes
 
 
-def require_texts(card: dict, directory: Path, path: Path | None) -> None:
+def require_texts(card: ModelCard, directory: Path, path: Path | None) -> None:
     """Stop (one line) when a model with a trained text branch is given no usable text pool."""
-    if not card["trained"]["text"]:
+    if not card.trained["text"]:
         return
     if path is None:
         raise SystemExit(
             f"quantize: {directory} has a text branch: give --texts POOL (sentence vectors of "
-            "its text encoder, e.g. goemotions.npz from python -m edgemood.train.text_pools)"
+            "its text encoder, e.g. goemotions.npz from edgemood text-pools)"
         )
     _read(card, Path(path))
 

@@ -2,7 +2,7 @@
 
 ``tests/fixtures/bundled_predictions.json`` holds, for every model file the bundled card lists
 (and the card's default), the 8 probabilities it gives each committed clip (the three RAVDESS
-fixtures and the ``--example`` clip). ``tests/test_bundled_predictions.py`` checks the live
+fixtures and the ``--example`` clip). ``tests/runtime/test_bundled_predictions.py`` checks the live
 model against it. Regenerate it only on purpose, after retraining or re-quantizing the bundled
 model, from the repository root::
 
@@ -76,7 +76,7 @@ def main() -> None:
     from edgemood.model import DEFAULT_MODEL_DIR, read_card
 
     record = {
-        "model_default": read_card(DEFAULT_MODEL_DIR)["default"],
+        "model_default": read_card(DEFAULT_MODEL_DIR).default,
         "emotions": list(EMOTIONS),
         "probabilities": measure(),
     }

@@ -139,7 +139,7 @@ def tiny_distilbert(tmp_path_factory):
     """A DistilBERT (dim 64, 2 layers) and an offline WordPiece tokenizer, saved as on the hub."""
     from transformers import DistilBertConfig
 
-    from edgemood.train.text_export import save_offline_distilbert
+    from export.text_encoder import save_offline_distilbert
 
     directory = tmp_path_factory.mktemp("tiny_distilbert")
     config = DistilBertConfig(vocab_size=1000, dim=64, n_layers=2, n_heads=2, hidden_dim=128)
@@ -149,7 +149,7 @@ def tiny_distilbert(tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def encoder_dir(tiny_distilbert, tmp_path_factory):
-    from edgemood.train.text_export import export_text_encoder
+    from export.text_encoder import export_text_encoder
 
     source, _ = tiny_distilbert
     return export_text_encoder(str(source), tmp_path_factory.mktemp("encoder"))

@@ -13,7 +13,8 @@ paired with faces and sentences of other data sets (``edgemood.train.pairing``).
   the voice model saw them in training), never back-propagated through.
 
 ``BranchConfig.train_head`` lets the whole head learn too (audio-only answers then change); it is
-measured against the frozen head in benchmarks/RESULTS.md.
+measured against the frozen head in benchmarks/research/README.md, "Fusion from unpaired data
+(folds 1–2 unless said)".
 """
 
 from __future__ import annotations

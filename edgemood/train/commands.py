@@ -1,5 +1,5 @@
-"""What ``edgemood train`` and ``edgemood evaluate`` do, kept out of the CLI module so the device
-CLI never imports torch."""
+"""What ``edgemood train`` and ``edgemood evaluate`` do, kept out of the CLI (``edgemood.cli``)
+so the device CLI never imports torch."""
 
 from __future__ import annotations
 
@@ -19,6 +19,7 @@ from edgemood.train.fit import TrainConfig, train_model
 from edgemood.train.fusion import FusionConfig
 from edgemood.train.pairing import PairingConfig, Partners
 from edgemood.train.pools import Pool
+from edgemood.train.workstation import require_export
 
 
 def default_cache() -> Path:
@@ -51,7 +52,8 @@ def _text_encoder_dir(source: str, cache: Path | None) -> Path:
     path = Path(source)
     if (path / MANIFEST).is_file():
         return path
-    from edgemood.train.text_export import export_text_encoder
+    require_export()
+    from export.text_encoder import export_text_encoder
 
     out = (cache or default_cache()).parent / "text_encoders" / source.replace("/", "--")
     if not (out / MANIFEST).is_file():
@@ -93,6 +95,7 @@ def train(
     from edgemood.train.evaluate import validation_actors
     from edgemood.train.model_dir import write_model_dir
 
+    require_export()  # writing the model needs export/: a wheel install fails before training
     clips = prepare(data, cache, text_encoder, threads)
     # The card names the encoder (and its width) the text branch reads: the device refuses
     # another one in one line instead of feeding the branch vectors it never saw.
@@ -169,14 +172,14 @@ def add_branches_to(
     ``data``, with the speed copies its card's training config made; with ``texts``, their own
     words through ``text_encoder``.
     """
-    from edgemood.model import read_card
+    from edgemood.card import read_card
     from edgemood.train.branches import add_branches
     from edgemood.train.load import load_net
     from edgemood.train.model_dir import write_model_dir
 
+    require_export()  # writing the model needs export/: a wheel install fails before training
     card = read_card(model)
-    training = card.get("training") or {}
-    actors = set(training.get("actors") or ())
+    actors = set(card.training.actors or ())
     # With a text branch, the voices carry their own words (RAVDESS statements) through the
     # same encoder: some of the neutral sentences beside them are their own (pairing.own_words).
     clips = [c for c in prepare(data, cache, None, 1) if not actors or c.actor in actors]
@@ -187,13 +190,13 @@ def add_branches_to(
         from edgemood.text import TextEncoder
 
         give_own_words(clips, TextEncoder(encoder_dir))
-    factors = tuple((training.get("config") or {}).get("speed_perturbation") or ())
+    factors = tuple((card.training.config or {}).get("speed_perturbation") or ())
     copies = speed_perturbed(clips, factors, cache)
     voices = [*clips, *(copy for clip in clips for copy in copies.get(clip.path, []))]
     net, history = add_branches(load_net(model), voices, Partners(faces, texts, pairing), config)
     training = {
-        **training,
-        "text_encoder": text_record if texts is not None else training.get("text_encoder"),
+        **card.training.to_dict(),
+        "text_encoder": text_record if texts is not None else card.training.text_encoder,
         "branches": {
             "method": "voice path frozen (audio encoder, its hidden-layer columns, bias, "
             "softmax layer); face/text encoders and their columns trained on voices paired "
@@ -207,11 +210,12 @@ def add_branches_to(
             "final_loss": history["history"][-1]["train_loss"],
         },
     }
-    keep = {k: card[k] for k in ("metrics", "licence") if k in card}
+    written = card.to_dict()
+    keep = {k: written[k] for k in ("metrics", "licence") if k in written}
     # The branches are built anew, so the credits of the ones they replace go (the card of a
     # model that already had branches would otherwise name every earlier build's data again).
     rebuilt = {kind for kind, pool in (("face", faces), ("text", texts)) if pool is not None}
-    credits = [c for c in card.get("credits", []) if _credit_kind(c) not in rebuilt]
+    credits = [c for c in card.credits if _credit_kind(c) not in rebuilt]
     credits += _branch_credits(faces, texts)
     if encoder_dir is not None:
         from edgemood.text import read_manifest
@@ -219,7 +223,7 @@ def add_branches_to(
         manifest = read_manifest(encoder_dir)
         credits += [f"{TEXT_ENCODER_CREDIT}{line}" for line in manifest.get("credit", [])]
     keep["credits"] = list(dict.fromkeys(credits))  # in order, each once
-    names = faces.meta["feature_names"] if faces is not None else card["visual_features"]
+    names = faces.meta["feature_names"] if faces is not None else card.visual_features
     return write_model_dir(net, out, {**keep, "training": training}, visual_features=names)
 
 

@@ -141,7 +141,7 @@ def load_features(
                 clip.inputs = inputs
             else:
                 try:
-                    clip.inputs, _ = extractor(clip.path)
+                    clip.inputs = extractor(clip.path).inputs
                 except EdgemoodError as exc:
                     print(f"edgemood: skipped {exc}", file=sys.stderr)
                     continue
@@ -170,7 +170,8 @@ def speed_perturbed(
 
     New voices differ from the training actors mostly in pitch range and vocal-tract length;
     speed perturbation (0.9x and 1.1x) shows the model more of both. Measured on RAVDESS speaker
-    folds: benchmarks/RESULTS.md. Face and text features are shared with the original clip.
+    folds: benchmarks/research/README.md, "Voice model". Face and text features are shared with
+    the original clip.
 
     Args:
         clips: clips with features (load_features).

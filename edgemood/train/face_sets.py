@@ -1,7 +1,7 @@
 """Face-set pools: labelled still faces (FER2013, JAFFE, CK+48) through the device's own face path
 (the vendored landmarker, then ``FrameFeatures`` with every visual feature), one pool file per set.
 
-``python -m edgemood.train.face_sets [--root DIR] [--out DIR] [SET ...]`` writes
+``edgemood face-pools [--root DIR] [--out DIR] [SET ...]`` writes
 ``OUT/<set>.npz`` (``edgemood.train.pools`` format; default OUT ``~/.cache/edgemood/pools``).
 Each set folder holds ``labels.csv`` with ``path`` and ``label8`` (an edgemood emotion, or
 ``DROP(...)`` for a class edgemood has not). The images are research material: they are read
@@ -9,22 +9,22 @@ where they lie and never copied; the pools hold features only.
 
 Small images (FER2013 and CK+48 are 48x48, the face filling the frame) are enlarged and given a
 border before the landmarker: its detector wants a face smaller than the whole frame (measured
-detection rates in benchmarks/RESULTS.md, "Face branch: visual features").
+detection rates in benchmarks/research/README.md, "Face").
 """
 
 from __future__ import annotations
 
-import argparse
 import csv
 import os
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from edgemood.errors import InputError
 from edgemood.labels import EMOTIONS
 from edgemood.train.pools import Pool, save_pool
 from edgemood.visual_features import ALL_VISUAL_FEATURES, FrameFeatures
@@ -187,37 +187,31 @@ def build_pool(
     return pool
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Command line: extract the named sets (default: all three) into pool files."""
-    parser = argparse.ArgumentParser(
-        prog="python -m edgemood.train.face_sets", description=__doc__.split("\n\n")[0]
-    )
-    parser.add_argument("sets", nargs="*", default=list(SETS), help=f"of {', '.join(SETS)}")
-    parser.add_argument("--root", type=Path, default=DEFAULT_ROOT, help="face_sets folder")
-    parser.add_argument("--out", type=Path, default=None, help="pool folder")
-    parser.add_argument("--limit", type=int, default=None, help="first N images of each set")
-    args = parser.parse_args(argv)
-    unknown = [s for s in args.sets if s not in SETS]
+def write_face_pools(
+    names: Sequence[str],
+    root: Path = DEFAULT_ROOT,
+    out: Path | None = None,
+    limit: int | None = None,
+) -> None:
+    """``edgemood face-pools``: extract the named sets into ``OUT/<set>.npz`` (default OUT
+    ``default_pool_dir()``), a line on stdout per pool; ``limit``: first N images of each set.
+
+    Raises:
+        InputError: a set edgemood does not know, or a set folder without labels.csv (nothing is
+            written then).
+    """
+    unknown = [s for s in names if s not in SETS]
     if unknown:
-        print(
-            f"edgemood: unknown face set {unknown[0]!r} (choose from {', '.join(SETS)})",
-            file=sys.stderr,
-        )
-        return 2
-    missing = [s for s in args.sets if not (args.root / s / "labels.csv").is_file()]
+        raise InputError(f"unknown face set {unknown[0]!r} (choose from {', '.join(SETS)})")
+    missing = [s for s in names if not (root / s / "labels.csv").is_file()]
     if missing:
-        print(
-            f"edgemood: {args.root / missing[0]}: no labels.csv (is --root right?)", file=sys.stderr
-        )
-        return 2
+        raise InputError(f"{root / missing[0]}: no labels.csv (is --root right?)")
     import cv2
 
     cv2.setNumThreads(1)  # one core: the machine is shared
-    out = args.out or default_pool_dir()
-    for name in args.sets:
-        pool = build_pool(
-            args.root, name, limit=args.limit, log=lambda s: print(s, file=sys.stderr)
-        )
+    out = out or default_pool_dir()
+    for name in names:
+        pool = build_pool(root, name, limit=limit, log=lambda s: print(s, file=sys.stderr))
         path = out / f"{name}.npz"
         save_pool(path, pool)
         m = pool.meta
@@ -227,8 +221,3 @@ def main(argv: list[str] | None = None) -> int:
             f"(detection {m['detection_rate']:.1%}), {m['dropped_label']} rows of no edgemood "
             f"class, {m['dropped_unreadable']} unreadable; {m['seconds']} s"
         )
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

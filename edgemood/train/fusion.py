@@ -34,13 +34,14 @@ class FusionConfig:
     dropout: float = 0.5
     # "mean+max" adds the masked mean and the masked max of the per-frame encodings (both 128-d,
     # so the slot stays 128 as in the paper). On RAVDESS speaker folds mean pooling did as well
-    # (benchmarks/RESULTS.md), and it is the simpler, so it is the default.
+    # (benchmarks/research/README.md, "Voice model"), and it is the simpler, so it is the default.
     pooling: str = "mean"
     # Cards written before the temporal encoder existed have no such key: they load as "frame"
     # (``from_dict``).
     audio_encoder: str = "temporal"
-    # Width of the temporal encoder's inner convolutions: 48 keeps the INT8 model under its
-    # 100 KB budget (64 was a little more accurate, 32 clearly less: benchmarks/RESULTS.md).
+    # Width of the temporal encoder's inner convolutions: 48 kept the voice-only INT8 model under
+    # its then 100 KB budget (64 was a little more accurate, 32 clearly less:
+    # benchmarks/research/README.md, "Voice model").
     channels: int = 48
     # The temporal encoder pools only frames within this many dB of the clip's loudest (0: all
     # frames): RAVDESS clips are about a third silence, and how much varies by speaker and take.
@@ -100,7 +101,7 @@ class _TemporalEncoder(nn.Module):
     (~400 ms of context) into 128. Striding keeps it cheap: the last two layers run on a quarter
     of the frames. Pooling skips silence (``speech_range_db``), whose share of a clip says more
     about the take than the emotion. Measured against the per-frame encoder on the RAVDESS
-    speaker folds: benchmarks/RESULTS.md.
+    speaker folds: benchmarks/research/README.md, "Voice model".
     """
 
     def __init__(self, dim: int, pooling: str, channels: int, speech_range_db: float) -> None:

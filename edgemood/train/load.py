@@ -15,8 +15,8 @@ import onnx
 import torch
 from onnx import numpy_helper
 
+from edgemood.card import read_card
 from edgemood.labels import MODALITIES
-from edgemood.model import read_card
 from edgemood.train.fusion import EMBED, FusionConfig, FusionNet
 from edgemood.train.model_dir import CHECKPOINT, ONNX_FP32, load_checkpoint
 
@@ -28,8 +28,8 @@ def load_net(directory: Path) -> FusionNet:
     if (directory / CHECKPOINT).is_file():
         return load_checkpoint(directory)
     card = read_card(directory)
-    net = FusionNet(FusionConfig.from_dict(card["architecture"]))
-    onnx_file = directory / card.get("files", {}).get("onnx_fp32", ONNX_FP32)
+    net = FusionNet(FusionConfig.from_dict(card.architecture))
+    onnx_file = directory / card.files.get("onnx_fp32", ONNX_FP32)
     net.load_state_dict(_weights_from_onnx(onnx.load(str(onnx_file)), net))
     return net.eval()
 

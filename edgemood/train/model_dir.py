@@ -1,11 +1,9 @@
-"""Writing a model directory: the PyTorch checkpoint, its FP32 ONNX export and the model card."""
+"""Writing a model directory: the PyTorch checkpoint, its FP32 ONNX export (``export.fusion``
+of the checkout) and the model card (``edgemood.card``)."""
 
 from __future__ import annotations
 
 import datetime as _dt
-import json
-import os
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -14,10 +12,11 @@ import torch
 
 from edgemood import __version__
 from edgemood.audio_features import AUDIO_FEATURES, FRAME_RATE
+from edgemood.card import CARD_FORMAT, ModelCard, write_card
 from edgemood.decode import VISUAL_FPS
 from edgemood.labels import EMOTIONS
-from edgemood.model import CARD_FORMAT, CARD_NAME, INPUT_NAMES, OUTPUT_NAME
-from edgemood.train.fusion import DeployedFusion, FusionConfig, FusionNet
+from edgemood.train.fusion import FusionConfig, FusionNet
+from edgemood.train.workstation import require_export
 from edgemood.visual_features import VISUAL_FEATURES
 
 # Fixed maximum lengths (10 s of audio frames at 100/s, 10 s of face frames at 5/s): static shapes
@@ -25,7 +24,6 @@ from edgemood.visual_features import VISUAL_FEATURES
 # thinned uniformly to fit (edgemood.model._place).
 AUDIO_MAX_FRAMES = 1000
 VISUAL_MAX_FRAMES = 50
-OPSET = 17
 CHECKPOINT = "fusion.pt"
 ONNX_FP32 = "fusion.onnx"
 
@@ -37,57 +35,12 @@ LICENCE = (
 )
 
 
-def example_inputs(
-    batch: int = 1, visual_dim: int = len(VISUAL_FEATURES), text_dim: int = 768
-) -> tuple[torch.Tensor, ...]:
-    """Zero inputs with the graph's fixed shapes (for export and shape checks); ``visual_dim``
-    and ``text_dim`` are the model's input widths (``FusionConfig``)."""
-    return (
-        torch.zeros(batch, AUDIO_MAX_FRAMES, len(AUDIO_FEATURES)),
-        torch.zeros(batch, AUDIO_MAX_FRAMES),
-        torch.zeros(batch, VISUAL_MAX_FRAMES, visual_dim),
-        torch.zeros(batch, VISUAL_MAX_FRAMES),
-        torch.zeros(batch, text_dim),
-        torch.zeros(batch, 3),
-    )
-
-
-def export_onnx(net: FusionNet, path: Path) -> Path:
-    """Export FP32 ONNX (the DeployedFusion form) with named inputs/outputs, fixed lengths and a
-    dynamic batch axis."""
-    net = DeployedFusion(net).eval()
-    dynamic = {name: {0: "batch"} for name in (*INPUT_NAMES, OUTPUT_NAME)}
-    torch.onnx.export(
-        net,
-        example_inputs(visual_dim=net.config.visual_dim, text_dim=net.config.text_dim),
-        str(path),
-        input_names=list(INPUT_NAMES),
-        output_names=[OUTPUT_NAME],
-        dynamic_axes=dynamic,
-        opset_version=OPSET,
-        # The TorchScript exporter writes one self-contained file; the dynamo one needs
-        # onnxscript and splits weights into a side file.
-        dynamo=False,
-    )
-    return path
-
-
 def load_checkpoint(directory: Path) -> FusionNet:
     """Rebuild the PyTorch model saved by write_model_dir."""
     state = torch.load(directory / CHECKPOINT, map_location="cpu", weights_only=True)
     net = FusionNet(FusionConfig.from_dict(state["config"]))
     net.load_state_dict(state["weights"])
     return net.eval()
-
-
-def write_card(directory: Path, card: dict[str, Any]) -> None:
-    """Write model.json atomically (a reader never sees half a card)."""
-    fd, tmp = tempfile.mkstemp(dir=directory, prefix=".model.", suffix=".json")
-    with os.fdopen(fd, "w", encoding="utf-8") as handle:
-        json.dump(card, handle, indent=1)
-        handle.write("\n")
-    os.chmod(tmp, 0o644)  # mkstemp makes it private; a card is meant to be read
-    os.replace(tmp, directory / CARD_NAME)
 
 
 def write_model_dir(
@@ -107,6 +60,9 @@ def write_model_dir(
     Returns:
         The directory.
     """
+    require_export()
+    from export.fusion import export_onnx
+
     if len(visual_features) != net.config.visual_dim:
         raise ValueError(
             f"{len(visual_features)} visual feature names for visual_dim {net.config.visual_dim}"
@@ -136,5 +92,5 @@ def write_model_dir(
         "versions": {"torch": torch.__version__},
     }
     card.update(extra or {})
-    write_card(directory, card)
+    write_card(directory, ModelCard.from_dict(card))
     return directory

@@ -39,7 +39,8 @@ class PairingConfig:
     # encoder: with 0.5 a voice's own statement cost it 0.5 points on the speaker folds (0.628
     # against 0.633 alone), with 0.8 it does not (0.635), and an unseen neutral sentence drags
     # less (0.565 against 0.544); emotional words beside a voice lose 1 point (0.776 against
-    # 0.787). benchmarks/RESULTS.md, "Fusion from unpaired data".
+    # 0.787). benchmarks/research/README.md, "Fusion from unpaired data (folds 1–2 unless
+    # said)"; these text-2 figures: the git history of benchmarks/RESULTS.md.
     neutral_text: float = 0.8
     # Neutral and calm voices get a (neutral) sentence only as often as every other voice does.
     balanced_neutral_text: bool = True

@@ -83,7 +83,7 @@ def load_pool(path: str | Path) -> Pool:
 
 
 def face_pool(paths: Sequence[Path], split: str, features: Sequence[str]) -> Pool:
-    """Face-set pools (``python -m edgemood.train.face_sets``) joined, cut to ``split`` ("all":
+    """Face-set pools (``edgemood face-pools``) joined, cut to ``split`` ("all":
     every image) and to the named per-frame visual ``features``."""
     pools = [load_pool(p) for p in paths]
     for path, pool in zip(paths, pools):

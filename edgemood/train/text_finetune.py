@@ -6,7 +6,7 @@ a linear head over EMOTIONS on the masked mean of its last hidden state: the sam
 vectors the head was trained on. Recipe: AdamW 5e-5, batch 32, square-root inverse-frequency
 class weights, at most 64 word pieces with padding per batch only, 1 epoch.
 
-    python -m edgemood.train.text_finetune SOURCE OUT --corpus goemotions=DIR [--corpus xed=DIR]
+    edgemood text-finetune SOURCE OUT --corpus goemotions=DIR [--corpus xed=DIR]
 
 writes OUT/encoder (a Hugging Face model directory: body + fast tokenizer), OUT/head.npz (W [8,
 dim], b [8]) and OUT/finetune.json (recipe, data counts, time, test scores).
@@ -14,7 +14,6 @@ dim], b [8]) and OUT/finetune.json (recipe, data counts, time, test scores).
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 import time
@@ -190,13 +189,14 @@ def predict(vectors: np.ndarray, head: tuple[np.ndarray, np.ndarray]) -> np.ndar
     return (vectors @ weight.T + bias).argmax(1)
 
 
-def _corpus(spec: str):
+def read_corpus(spec: str) -> tuple[str, list]:
+    """``goemotions=DIR`` or ``xed=DIR`` to the corpus's name and sentences; ValueError else."""
     from edgemood.train.text_corpora import read_goemotions, read_xed
 
     name, _, path = spec.partition("=")
     readers = {"goemotions": read_goemotions, "xed": read_xed}
     if name not in readers or not path:
-        raise argparse.ArgumentTypeError(f"{spec}: expected goemotions=DIR or xed=DIR")
+        raise ValueError(f"{spec}: expected goemotions=DIR or xed=DIR")
     return name, readers[name](path)
 
 
@@ -225,54 +225,44 @@ def text_scores(labels: np.ndarray, predicted: np.ndarray) -> dict:
     }
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Command line: fine-tune on the train split of the corpora, score their test splits."""
-    parser = argparse.ArgumentParser(prog="python -m edgemood.train.text_finetune")
-    parser.add_argument("source", help="Hugging Face model directory or hub name")
-    parser.add_argument("out", type=Path)
-    parser.add_argument("--corpus", action="append", type=_corpus, required=True)
-    parser.add_argument(
-        "--also-test",
-        action="append",
-        type=_corpus,
-        default=[],
-        help="a corpus only scored on its test split (not trained on)",
-    )
-    parser.add_argument("--epochs", type=int, default=1)
-    parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--freeze-layers", type=int, default=0)
-    parser.add_argument("--max-seconds", type=float, default=0.0)
-    parser.add_argument("--no-test", action="store_true", help="skip the FP32 test scores")
-    parser.add_argument("--limit", type=int, default=0, help="use only this many train rows")
-    args = parser.parse_args(argv)
-    train = [s for _, rows in args.corpus for s in rows if s.split == "train"]
-    if args.limit:
-        train = [train[i] for i in np.random.default_rng(0).permutation(len(train))[: args.limit]]
-    args.out.mkdir(parents=True, exist_ok=True)
+def finetune_and_score(
+    source: str,
+    out: Path,
+    corpora: Sequence[tuple[str, list]],
+    also_test: Sequence[tuple[str, list]] = (),
+    epochs: int = 1,
+    threads: int = 2,
+    freeze_layers: int = 0,
+    max_seconds: float = 0.0,
+    test: bool = True,
+    limit: int = 0,
+) -> dict:
+    """``edgemood text-finetune``: fine-tune on the train split of ``corpora`` (``read_corpus``;
+    ``limit``: only this many train rows), write OUT/finetune.json and, with ``test``, score the
+    FP32 encoder on the test splits of ``corpora`` and ``also_test``; returns the summary."""
+    train = [s for _, rows in corpora for s in rows if s.split == "train"]
+    if limit:
+        train = [train[i] for i in np.random.default_rng(0).permutation(len(train))[:limit]]
+    out.mkdir(parents=True, exist_ok=True)
     summary = finetune(
-        args.source,
+        source,
         [s.text for s in train],
         [s.label for s in train],
-        args.out,
-        epochs=args.epochs,
-        threads=args.threads,
-        freeze_layers=args.freeze_layers,
-        max_seconds=args.max_seconds,
+        out,
+        epochs=epochs,
+        threads=threads,
+        freeze_layers=freeze_layers,
+        max_seconds=max_seconds,
     )
-    summary["corpora"] = [name for name, _ in args.corpus]
-    summary["source"] = str(args.source)
+    summary["corpora"] = [name for name, _ in corpora]
+    summary["source"] = str(source)
     summary["recipe"] = "AdamW 5e-5, batch 32, sqrt inverse-frequency class weights, 64 tokens"
-    head = load_head(args.out / "head.npz")
+    head = load_head(out / "head.npz")
     summary["test"] = {}
-    for name, rows in [] if args.no_test else [*args.corpus, *args.also_test]:
-        test = [s for s in rows if s.split == "test"]
-        vectors = encode_torch(args.out / "encoder", [s.text for s in test])
-        labels = np.array([s.label for s in test])
+    for name, rows in [*corpora, *also_test] if test else []:
+        tested = [s for s in rows if s.split == "test"]
+        vectors = encode_torch(out / "encoder", [s.text for s in tested])
+        labels = np.array([s.label for s in tested])
         summary["test"][name] = text_scores(labels, predict(vectors, head))
-    (args.out / "finetune.json").write_text(json.dumps(summary, indent=1) + "\n", "utf-8")
-    print(json.dumps(summary["test"]))
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())
+    (out / "finetune.json").write_text(json.dumps(summary, indent=1) + "\n", "utf-8")
+    return summary

@@ -2,13 +2,11 @@
 sentence per call, exactly as ``edgemood.text.TextEncoder`` runs on the device), saved with
 ``edgemood.train.pools.save_pool`` for the fusion trainer.
 
-    python -m edgemood.train.text_pools ENCODER_DIR --goemotions DIR --xed DIR --out DIR
+    edgemood text-pools ENCODER_DIR --goemotions DIR --xed DIR --out DIR
 """
 
 from __future__ import annotations
 
-import argparse
-import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -63,34 +61,26 @@ def write_pool_in_parts(
     return pool
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Command line: write ``goemotions.npz`` and/or ``xed.npz`` into ``--out``."""
-    parser = argparse.ArgumentParser(prog="python -m edgemood.train.text_pools")
-    parser.add_argument("encoder", type=Path, help="an edgemood text encoder directory")
-    parser.add_argument("--goemotions", type=Path)
-    parser.add_argument("--xed", type=Path)
-    parser.add_argument("--out", type=Path, required=True)
-    args = parser.parse_args(argv)
-    manifest = read_manifest(args.encoder)
-    encoder = TextEncoder(args.encoder)
+def write_text_pools(
+    encoder_dir: Path, out: Path, goemotions: Path | None = None, xed: Path | None = None
+) -> None:
+    """``edgemood text-pools``: write ``goemotions.npz`` and/or ``xed.npz`` (the corpora given)
+    into ``out``, encoded by the text encoder in ``encoder_dir``; a line on stdout per corpus."""
+    manifest = read_manifest(encoder_dir)
+    encoder = TextEncoder(encoder_dir)
     for name, root, reader in (
-        ("goemotions", args.goemotions, read_goemotions),
-        ("xed", args.xed, read_xed),
+        ("goemotions", goemotions, read_goemotions),
+        ("xed", xed, read_xed),
     ):
         if root is None:
             continue
         start = time.monotonic()
         meta = {
             "modality": "text",
-            "encoder": manifest.get("name", str(args.encoder)),
+            "encoder": manifest.get("name", str(encoder_dir)),
             "encoder_model": encoder.model_file.name,
             "dim": encoder.dim,
             **CORPUS_CREDIT[name],
         }
-        pool = write_pool_in_parts(encoder, reader(root), args.out / f"{name}.npz", meta, 2000)
+        pool = write_pool_in_parts(encoder, reader(root), out / f"{name}.npz", meta, 2000)
         print(f"{name}: {len(pool)} sentences in {time.monotonic() - start:.0f} s", flush=True)
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -47,10 +47,10 @@ def record() -> dict:
 
 def test_record_is_for_the_bundled_model(record):
     card = read_card(DEFAULT_MODEL_DIR)
-    assert record["model_default"] == card["default"]
+    assert record["model_default"] == card.default
     assert tuple(record["emotions"]) == EMOTIONS
     assert set(record["probabilities"]) == set(VARIANTS)
-    assert set(card["files"]) == set(VARIANTS) - {"default"}
+    assert set(card.files) == set(VARIANTS) - {"default"}
 
 
 @pytest.mark.parametrize("variant", VARIANTS)

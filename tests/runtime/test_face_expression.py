@@ -136,12 +136,12 @@ def test_feature_extractor_follows_the_card_list():
     new = FeatureExtractor(
         use={"audio": False, "visual": True, "text": False}, visual_features=ALL_VISUAL_FEATURES
     )
-    old_inputs, old_info = old(EXAMPLE_CLIP)
-    new_inputs, new_info = new(EXAMPLE_CLIP)
+    old_features, new_features = old(EXAMPLE_CLIP), new(EXAMPLE_CLIP)
+    old_inputs, new_inputs = old_features.inputs, new_features.inputs
     assert old_inputs.visual.shape[1] == 35 and new_inputs.visual.shape[1] == 42
-    assert len(old_inputs.visual) == len(new_inputs.visual) == old_info["face_frames"] > 0
+    assert len(old_inputs.visual) == len(new_inputs.visual) == old_features.face_frames > 0
     np.testing.assert_allclose(new_inputs.visual[:, :35], old_inputs.visual, atol=1e-6)
-    assert new_info["notes"] == old_info["notes"]
+    assert new_features.notes == old_features.notes
     # The bundled card lists all 42; an older card (35 geometry names) gets those 35.
     assert FusionModel().visual_features == ALL_VISUAL_FEATURES
 
@@ -153,9 +153,10 @@ def test_no_face_gives_no_row_and_a_note(tmp_path):
     extractor = FeatureExtractor(
         use={"audio": False, "visual": True, "text": False}, visual_features=ALL_VISUAL_FEATURES
     )
-    inputs, info = extractor(clip)
+    features = extractor(clip)
+    inputs = features.inputs
     assert inputs.visual is None
-    assert any(n.startswith("no face found in") for n in info["notes"])
+    assert any(n.startswith("no face found in") for n in features.notes)
 
 
 def _write_model(directory, names):
@@ -228,7 +229,10 @@ def _face_set(root, landmarker):
 
 
 def test_face_set_pool_round_trip(tmp_path, landmarker):
-    from edgemood.train.face_sets import build_pool, main, prepare_still
+    from typer.testing import CliRunner
+
+    from edgemood.cli import app
+    from edgemood.train.face_sets import build_pool, prepare_still
     from edgemood.train.pools import load_pool
 
     root = _face_set(tmp_path / "sets", landmarker)
@@ -247,20 +251,25 @@ def test_face_set_pool_round_trip(tmp_path, landmarker):
     assert np.argmax(pool.features[0, 35:]) == CNN_FEATURES.index("cnn_happy")
 
     out = tmp_path / "pools"
-    assert main(["jaffe", "--root", str(root), "--out", str(out)]) == 0
+    done = CliRunner().invoke(app, ["face-pools", "jaffe", "--root", str(root), "--out", str(out)])
+    assert done.exit_code == 0, done.output
     loaded = load_pool(out / "jaffe.npz")
     np.testing.assert_allclose(loaded.features, pool.features, atol=1e-5)
     assert list(loaded.labels) == list(pool.labels) and list(loaded.groups) == ["NA", "GH"]
     assert loaded.meta["dropped_no_face"] == 1 and loaded.meta["source"] == "jaffe"
 
 
-def test_face_set_command_bad_input(tmp_path, capsys):
-    from edgemood.train.face_sets import main
+def test_face_set_command_bad_input(tmp_path):
+    from typer.testing import CliRunner
 
-    assert main(["celeba", "--root", str(tmp_path)]) == 2
-    assert "unknown face set 'celeba'" in capsys.readouterr().err
-    assert main(["ck48", "--root", str(tmp_path / "nowhere")]) == 2
-    err = capsys.readouterr().err
+    from edgemood.cli import app
+
+    done = CliRunner().invoke(app, ["face-pools", "celeba", "--root", str(tmp_path)])
+    assert done.exit_code == 2
+    assert "unknown face set 'celeba'" in done.stderr
+    done = CliRunner().invoke(app, ["face-pools", "ck48", "--root", str(tmp_path / "nowhere")])
+    assert done.exit_code == 2
+    err = done.stderr
     assert "no labels.csv" in err and len(err.strip().splitlines()) == 1
 
 

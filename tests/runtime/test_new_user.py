@@ -256,7 +256,7 @@ def test_training_reports_each_epoch_and_the_device(tmp_path):
     clips = index_clips(folder)
     extractor = FeatureExtractor(use={"audio": True, "visual": False, "text": False})
     for clip in clips:
-        clip.inputs = extractor(clip.path)[0]
+        clip.inputs = extractor(clip.path).inputs
     stream = io.StringIO()
     config = TrainConfig(epochs=3, device="cpu", batch_size=4)
     _, history = train_model(clips[:3], clips[3:], config=config, label="fold 1/5 ",
@@ -312,11 +312,9 @@ def test_quantize_explains_an_fp32_default():
 
 @pytest.mark.train
 def test_export_text_without_the_hub_fails_in_one_line(tmp_path, monkeypatch):
-    from export.__main__ import app as export_app
-
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     name = "no-such-owner/no-such-distilbert"
-    result = runner.invoke(export_app, ["text", name, str(tmp_path / "out")])
+    result = runner.invoke(app, ["export", "text", name, str(tmp_path / "out")])
     assert result.exit_code == 3, result.output
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and "Traceback" not in result.output
@@ -327,7 +325,7 @@ def test_export_text_without_the_hub_fails_in_one_line(tmp_path, monkeypatch):
 _NOISY = """
 import os, sys, warnings
 from export.quiet import third_party_output
-with third_party_output(verbose=sys.argv[1] == "verbose", command="python -m quantize"):
+with third_party_output(verbose=sys.argv[1] == "verbose", command="edgemood quantize"):
     print("(00:00) [START] LiteRT-Torch Convert")
     os.write(2, b"I0000 flatbuffer_export.cc:4410] Estimated count of arithmetic ops\\n")
     warnings.warn("isinstance(treespec, LeafSpec) is deprecated", FutureWarning)
@@ -350,7 +348,7 @@ def test_third_party_output_is_summarised_unless_verbose():
     assert quiet.returncode == 0, quiet.stderr
     assert quiet.stdout == "fusion.int8.onnx: parity holds\n"
     (line,) = quiet.stderr.splitlines()
-    assert line.startswith("python -m quantize: ") and "hidden (--verbose shows them)" in line
+    assert line.startswith("edgemood quantize: ") and "hidden (--verbose shows them)" in line
     verbose = _noisy("verbose", "ok")
     assert "[START] LiteRT-Torch Convert" in verbose.stdout
     assert "Estimated count" in verbose.stderr and "LeafSpec" in verbose.stderr
@@ -427,14 +425,14 @@ def test_help_is_not_cut_at_80_columns():
     import subprocess
 
     done = subprocess.run(
-        [sys.executable, "-m", "edgemood.cli", "infer", "--help"],
+        [sys.executable, "-m", "edgemood", "infer", "--help"],
         capture_output=True, text=True, env={**os.environ, "COLUMNS": "80"}, check=True,
     )  # fmt: skip
     text = " ".join(done.stdout.split())
     assert "patterns such as '*.m4a' (expanded here when quoted)" in text, done.stdout
     assert "…" not in done.stdout
     done = subprocess.run(
-        [sys.executable, "-m", "edgemood.cli", "--help"],
+        [sys.executable, "-m", "edgemood", "--help"],
         capture_output=True, text=True, env={**os.environ, "COLUMNS": "80"}, check=True,
     )  # fmt: skip
     commands = done.stdout.split("Commands:")[1]

@@ -17,9 +17,9 @@ from conftest import ANGRY, HAPPY, SAD
 from corpus import build
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from service import DROP_DAC, Server, filed, wait_for
+from live_service import DROP_DAC, Server, filed, wait_for
 
-from edgemood.bench import measured_infer
+from edgemood.cli.measure import measured_infer
 from edgemood.errors import InputError
 from edgemood.features import FeatureExtractor
 
@@ -110,7 +110,7 @@ def test_fuzz_decoding_and_features(tmp_path, face_clip, source, cuts):
     path = tmp_path / f"fuzz.{source}"
     path.write_bytes(_mutate(original, cuts))
     try:
-        inputs, _ = FeatureExtractor()(path)
+        inputs = FeatureExtractor()(path).inputs
     except InputError as exc:
         assert str(exc).startswith(str(path))
         return

@@ -75,13 +75,15 @@ def test_extractor_fills_text_only_with_an_encoder(encoder_dir):
     extractor = FeatureExtractor(
         use={"audio": True, "visual": False, "text": True}, text_encoder=TextEncoder(encoder_dir)
     )
-    inputs, info = extractor(ANGRY)
+    features = extractor(ANGRY)
+    inputs = features.inputs
     assert inputs.text is not None and inputs.text.shape == (64,)
-    assert "text" in info["timings"]
-    inputs, info = FeatureExtractor(use={"audio": True, "visual": False, "text": True})(ANGRY)
+    assert "text" in features.timings
+    features = FeatureExtractor(use={"audio": True, "visual": False, "text": True})(ANGRY)
+    inputs = features.inputs
     assert inputs.text is None
     note = "no text encoder installed: text not used (words from the RAVDESS file name)"
-    assert note in info["notes"]
+    assert note in features.notes
 
 
 def test_text_runtime_imports_no_torch():

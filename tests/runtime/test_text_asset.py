@@ -38,9 +38,9 @@ def test_the_bundled_card_credits_the_bundled_encoder_once():
     with the old encoder's credits."""
     manifest = json.loads((ASSET / MANIFEST).read_text(encoding="utf-8"))
     card = read_card(DEFAULT_MODEL_DIR)
-    credits = card["credits"]
+    credits = card.credits
     assert len(credits) == len(set(credits))
-    assert card["training"]["text_encoder"]["name"] == manifest["name"]
+    assert card.text_encoder.name == manifest["name"]
     for line in manifest["credit"]:
         assert f"Text encoder: {line}" in credits
     assert sum("FER2013" in line for line in credits) == 1

@@ -149,10 +149,11 @@ def test_the_extractor_reads_the_words_of_the_analysed_span(tmp_path):
 
     extractor = FeatureExtractor(use={"audio": True, "visual": False, "text": True},
                                  text_encoder=encoder)  # fmt: skip
-    inputs, info = extractor(clip)
+    features = extractor(clip)
+    inputs, notes = features.inputs, features.notes
     assert heard == ["dogs are sitting by the door"]
-    assert info["text_source"] == "subtitles" and inputs.text is not None
-    assert any("1 of 3 subtitle cues start after the analysed 60 s" in n for n in info["notes"])
+    assert features.text_source == "subtitles" and inputs.text is not None
+    assert any("1 of 3 subtitle cues start after the analysed 60 s" in n for n in notes)
 
 
 # Notes for words that go unused -------------------------------------------------------------
@@ -338,7 +339,7 @@ def test_an_audio_only_run_never_imports_the_tokenizer(text_model, encoder_dir, 
 
 
 def test_bench_reports_the_text_stage_and_the_encoder(text_model, encoder_dir):
-    from edgemood.bench import BenchConfig, format_table, run_bench
+    from edgemood.cli.measure import BenchConfig, format_table, run_bench
 
     config = BenchConfig(runs=2, warmup=1, cold_runs=0, model=text_model, text_encoder=encoder_dir)
     result = run_bench([ANGRY], config, cold=False, log=lambda line: None)
@@ -350,7 +351,7 @@ def test_bench_reports_the_text_stage_and_the_encoder(text_model, encoder_dir):
 
 
 def test_bench_times_a_text_file(text_model, encoder_dir, tmp_path):
-    from edgemood.bench import BenchConfig, run_bench
+    from edgemood.cli.measure import BenchConfig, run_bench
 
     said = tmp_path / "said.txt"
     said.write_text("so happy")
@@ -389,7 +390,7 @@ def test_a_lone_txt_in_the_watch_folder_waits_for_its_clip_then_is_text_only(tmp
 
 @pytest.fixture(scope="module")
 def text_server(tmp_path_factory, text_model, encoder_dir):
-    from service import Server
+    from live_service import Server
 
     tmp = tmp_path_factory.mktemp("text_serve")
     server = Server(tmp, model=str(text_model), text_encoder=str(encoder_dir), settle_s=0.3,
@@ -420,7 +421,7 @@ def test_http_takes_a_txt_as_a_text_only_input(text_server, text_model, encoder_
 
 
 def test_the_watch_folder_reads_sidecars_and_lone_text_files(text_server):
-    from service import wait_for
+    from live_service import wait_for
 
     inbox = text_server.watch
     (inbox / "alone.txt").write_text("kids are talking by the door")

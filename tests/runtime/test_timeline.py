@@ -221,7 +221,7 @@ def test_subtitle_cues_feed_the_windows_they_fall_in(full_model, tmp_path):
     from conftest import WORDS
     from transformers import DistilBertConfig
 
-    from edgemood.train.text_export import export_text_encoder, save_offline_distilbert
+    from export.text_encoder import export_text_encoder, save_offline_distilbert
 
     # A one-layer DistilBERT with the real width (768), so its vectors fit the text slot.
     config = DistilBertConfig(vocab_size=1000, dim=768, n_layers=1, n_heads=2, hidden_dim=128)
@@ -276,7 +276,7 @@ def test_face_keeps_silent_windows_with_an_av_model(av_model, audio_model, face_
 def test_plot_draws_the_parts_in_their_colours(tmp_path):
     import matplotlib.image
 
-    from edgemood.timeline_plot import COLOURS
+    from edgemood.cli.timeline_plot import COLOURS
 
     out = tmp_path / "timeline.png"
     result = runner.invoke(app, ["infer", "--plot", str(out), str(SPLICED)])
@@ -302,7 +302,7 @@ def _colour_share(image: np.ndarray, colour: str, columns: slice) -> float:
 def test_an_hour_is_drawn_in_bands_with_its_gap(tmp_path):
     import matplotlib.image
 
-    from edgemood.timeline_plot import COLOURS, plot_timeline
+    from edgemood.cli.timeline_plot import COLOURS, plot_timeline
 
     def window(start: float, emotion: str) -> dict:
         probabilities = {e: float(e == emotion) for e in EMOTIONS}
@@ -340,7 +340,7 @@ def test_plot_without_the_extra_fails_in_one_line(monkeypatch, tmp_path):
 
 
 def test_service_timeline_upload_and_watch_folder(tmp_path):
-    from service import Server, wait_for
+    from live_service import Server, wait_for
 
     server = Server(tmp_path, watch_timeline=True)
     try:

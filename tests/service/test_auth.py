@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 from conftest import HAPPY
-from service import Server
+from live_service import Server
 
 from edgemood.service.auth import is_loopback, read_token
 from edgemood.service.config import ConfigError
@@ -21,7 +21,7 @@ from edgemood.service.config import ConfigError
 
 def _serve(*args: str, timeout: float = 60) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [sys.executable, "-m", "edgemood.cli", "serve", *args],
+        [sys.executable, "-m", "edgemood", "serve", *args],
         capture_output=True, text=True, timeout=timeout,
     )  # fmt: skip
 

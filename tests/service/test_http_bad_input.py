@@ -16,8 +16,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 from conftest import HAPPY
+from live_service import DROP_DAC, Server
 from media import face_image, read_audio, write_clip
-from service import DROP_DAC, Server
 
 MAX_UPLOAD_MB = 3.0
 

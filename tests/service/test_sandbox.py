@@ -16,12 +16,13 @@ from pathlib import Path
 import pytest
 import seccomp_filter
 from conftest import HAPPY
-from service import Server, systemd_analyze, wait_for
+from live_service import Server, systemd_analyze, wait_for
 
 REPO = Path(__file__).resolve().parents[2]
 UNIT = REPO / "deploy" / "edgemood.service"
 TESTS = Path(__file__).resolve().parents[1]
-# Measured 0.9 ("SAFE") with systemd 252 (benchmarks/RESULTS.md, "Service sandbox"); 3.2 before.
+# Measured 0.9 ("SAFE") with systemd 252 (benchmarks/RESULTS.md, "Service sandbox and
+# authentication"); 3.2 before.
 MAX_EXPOSURE = 1.0
 
 
@@ -82,7 +83,7 @@ def test_the_rebuilt_filter_does_restrict(spec):
 def _cli_json(clip: Path, model: Path | None, backend: str) -> dict:
     extra = ["--model", str(model)] if model else []
     done = subprocess.run(
-        [sys.executable, "-m", "edgemood.cli", "infer", "--json", "--backend", backend, *extra,
+        [sys.executable, "-m", "edgemood", "infer", "--json", "--backend", backend, *extra,
          str(clip)],
         capture_output=True, text=True, check=True,
     )  # fmt: skip
@@ -148,7 +149,7 @@ def test_inference_with_other_users_and_processes_hidden(av_model, face_clip):
                "sh"]  # fmt: skip
     if shutil.which("unshare") is None or subprocess.run([*isolate, "true"]).returncode != 0:
         pytest.skip("user and PID namespaces are not available here (unprivileged unshare)")
-    args = ["-m", "edgemood.cli", "infer", "--json", "--model", str(av_model), str(face_clip)]
+    args = ["-m", "edgemood", "infer", "--json", "--model", str(av_model), str(face_clip)]
     done = subprocess.run([*isolate, sys.executable, *args], capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
     mapped, reply = done.stdout.splitlines()

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 from conftest import ANGRY, HAPPY, SAD
-from service import Server, systemd_analyze, wait_for
+from live_service import Server, systemd_analyze, wait_for
 
 from edgemood.service.config import ConfigError, load_config
 
@@ -36,7 +36,7 @@ def server(tmp_path_factory):
 
 def _cli_json(clip: Path) -> dict:
     done = subprocess.run(
-        [sys.executable, "-m", "edgemood.cli", "infer", "--json", str(clip)],
+        [sys.executable, "-m", "edgemood", "infer", "--json", str(clip)],
         capture_output=True,
         text=True,
         check=True,
@@ -152,7 +152,7 @@ def test_config_errors_are_one_line(tmp_path):
         "/srv/in/results",
     )
     done = subprocess.run(
-        [sys.executable, "-m", "edgemood.cli", "serve", "--config", str(bad)],
+        [sys.executable, "-m", "edgemood", "serve", "--config", str(bad)],
         capture_output=True, text=True, timeout=60,
     )  # fmt: skip
     assert done.returncode == 2

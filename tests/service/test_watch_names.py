@@ -6,7 +6,7 @@ The WatchFolder is driven directly with the real Recognizer (bundled model) so t
 each drop is exact; the last test does the same through a real ``edgemood serve`` subprocess.
 Each copy is a different clip, so a copy that overwrote another would show in the bytes filed and
 in the emotions of the results (the bundled model's labels for these clips are pinned in
-test_bundled_predictions.py)."""
+tests/runtime/test_bundled_predictions.py)."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 from conftest import ANGRY, HAPPY, SAD
-from service import Server, filed, wait_for
+from live_service import Server, filed, wait_for
 
 from edgemood.pipeline import Recognizer
 from edgemood.service.watch import WatchFolder

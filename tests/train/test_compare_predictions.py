@@ -1,12 +1,13 @@
-"""benchmarks/compare_predictions.py: the x86-vs-arm64 check of .ci/arm64.sh fails on real
+""".ci/compare_predictions.py: the x86-vs-arm64 check of .ci/arm64.sh fails on real
 differences (beyond 5e-4, another emotion, a failed or missing clip) and only on those."""
 
 import json
 from pathlib import Path
 
 import pytest
+from tools import ci_script
 
-from benchmarks.compare_predictions import main
+main = ci_script("compare_predictions").main
 
 EMOTIONS = ["neutral", "calm", "happy", "sad", "angry", "fearful", "disgust", "surprised"]
 

@@ -22,7 +22,6 @@ from conftest import ANGRY, HAPPY, SAD, build_model_dir
 from face_pools import write_face_pool
 from text_pools import write_text_pool
 
-from benchmarks.check_size import check_all, check_budget, check_file
 from edgemood.features import FeatureExtractor
 from edgemood.model import DEFAULT_MODEL_DIR, INPUT_NAMES, FusionModel, ModelInputs
 from edgemood.text import TextEncoder
@@ -30,6 +29,7 @@ from edgemood.train.model_dir import CHECKPOINT, load_checkpoint
 from export.fusion import export_fusion
 from export.load import load_net
 from quantize.fusion import quantize_fusion
+from quantize.size_budget import check_all, check_budget, check_file
 from quantize.text_encoder import TEXT_INT8, quantize_text_encoder
 
 REPO = Path(__file__).resolve().parents[2]
@@ -38,7 +38,7 @@ REPO = Path(__file__).resolve().parents[2]
 @pytest.fixture(scope="module")
 def fixture_inputs() -> list[ModelInputs]:
     extractor = FeatureExtractor()
-    return [extractor(clip)[0] for clip in (ANGRY, HAPPY, SAD)]
+    return [extractor(clip).inputs for clip in (ANGRY, HAPPY, SAD)]
 
 
 @pytest.fixture(scope="module")
@@ -297,7 +297,7 @@ def test_size_check_fails_over_budget(tmp_path):
     )
     assert check_budget("roomy", {"paths": ["models"], "max_bytes": 4096}, tmp_path) == []
     run = subprocess.run(
-        [sys.executable, "-m", "benchmarks.check_size", "--budgets", budgets, "--root", tmp_path],
+        [sys.executable, REPO / ".ci" / "check_size.py", "--budgets", budgets, "--root", tmp_path],
         cwd=REPO,
         capture_output=True,
         text=True,

@@ -1,4 +1,5 @@
-"""benchmarks/face_fps.py: its frame sampling is the decoder's, and the measurement runs."""
+"""benchmarks/research/face_fps.py: its frame sampling is the decoder's, and the measurement
+runs."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ import numpy as np
 import pytest
 from media import write_clip
 
-from benchmarks.face_fps import RATES, load_clips, measure, sample_indices
+from benchmarks.research.face_fps import RATES, load_clips, measure, sample_indices
 from edgemood.decode import timed_frames
 
 

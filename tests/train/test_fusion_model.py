@@ -18,7 +18,8 @@ import torch
 from edgemood.errors import ModelError
 from edgemood.model import FusionModel, ModelInputs
 from edgemood.train.fusion import FusionConfig, FusionNet
-from edgemood.train.model_dir import AUDIO_MAX_FRAMES, example_inputs
+from edgemood.train.model_dir import AUDIO_MAX_FRAMES
+from export.fusion import example_inputs
 
 RNG = np.random.default_rng(0)
 

@@ -1,14 +1,13 @@
 """The mutation script's mutants still apply: each text it replaces occurs exactly once in the
 current code. A mutant whose text the code no longer has would silently test nothing, so a change
-that moves such code must update ``benchmarks/mutants.py`` with it."""
+that moves such code must update ``tests/tools/mutants.py`` with it."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 import pytest
-
-from benchmarks.mutants import MUTANTS
+from tools.mutants import MUTANTS
 
 REPO = Path(__file__).resolve().parents[2]
 

@@ -1,4 +1,4 @@
-"""benchmarks/paper_replication.py: the AU table is paired with the right audio take."""
+"""benchmarks/research/paper_replication.py: the AU table is paired with the right audio take."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from benchmarks.paper_replication import AU_COUNT, load_action_units, pair
+from benchmarks.research.paper_replication import AU_COUNT, load_action_units, pair
 from edgemood.model import ModelInputs
 from edgemood.ravdess import parse_name
 from edgemood.train.data import Clip

@@ -123,7 +123,8 @@ NOT_A_POOL = ["--faces", "pyproject.toml", "--held-out-faces", "pyproject.toml"]
     "options, says", [([], "--held-out-faces"), (NOT_A_POOL, "not a face pool")]
 )
 def test_face_model_without_face_pools_is_refused(av_copy, ravdess_dir, options, says):
-    command = ["-m", "quantize", "fusion", str(av_copy), "--data", str(ravdess_dir), *options]
+    command = ["-m", "edgemood", "quantize", "fusion", str(av_copy), "--data", str(ravdess_dir),
+               *options]  # fmt: skip
     done = subprocess.run(
         [sys.executable, *command], cwd=REPO, capture_output=True, text=True, timeout=120
     )
@@ -165,7 +166,8 @@ def test_command_prints_each_condition_and_the_notes(av_model, ravdess_dir, pool
     directory = tmp_path / "model"
     shutil.copytree(av_model, directory)
     done = subprocess.run(
-        [sys.executable, "-m", "quantize", "fusion", str(directory), "--data", str(ravdess_dir),
+        [sys.executable, "-m", "edgemood", "quantize", "fusion", str(directory),
+         "--data", str(ravdess_dir),
          "--faces", str(pools["cal_path"]), "--held-out-faces", str(pools["held_path"]),
          "--no-tflite"],
         cwd=REPO, capture_output=True, text=True, timeout=300,

@@ -121,7 +121,8 @@ def test_a_text_pool_that_cannot_feed_the_text_branch_is_refused_in_one_line(
 ):
     faces = ["--faces", str(pools["faces"][0]), "--held-out-faces", str(pools["held_out_faces"][0])]
     given = ["--texts", str(pools[texts])] if texts else []
-    command = ["-m", "quantize", "fusion", str(named_encoder_model), "--data", str(ravdess_dir)]
+    command = ["-m", "edgemood", "quantize", "fusion", str(named_encoder_model),
+               "--data", str(ravdess_dir)]  # fmt: skip
     done = subprocess.run(
         [sys.executable, *command, *faces, *given],
         cwd=REPO, capture_output=True, text=True, timeout=120,

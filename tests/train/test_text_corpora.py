@@ -60,8 +60,9 @@ def test_xed_drops_anticipation_trust_and_multi_label_lines_and_reads_the_neutra
 
 
 def test_xed_split_is_fixed():
-    # A stored record: the pools and benchmarks/RESULTS.md were made with this split. Change
-    # only on purpose (it moves sentences between train and test).
+    # A stored record: the pools and the XED test figures of benchmarks/RESULTS.md ("Text branch:
+    # encoder") were made with this split. Change only on purpose (it moves sentences between
+    # train and test).
     assert [s.split for s in read_xed(CORPORA / "xed_en")] == [
         "dev", "train", "train", "train", "dev", "train", "train", "train", "train",
     ]  # fmt: skip

@@ -21,7 +21,7 @@ SAD = ["i am so sad", "crying today", "sad sad", "i was crying", "it is so sad"]
 def tiny_bert(tmp_path_factory):
     from transformers import BertConfig
 
-    from edgemood.train.text_export import save_offline_bert
+    from export.text_encoder import save_offline_bert
 
     directory = tmp_path_factory.mktemp("tiny_bert")
     config = BertConfig(
@@ -49,8 +49,8 @@ def test_class_weights_are_sqrt_inverse_frequency_and_zero_for_absent_classes():
 def test_finetune_learns_and_freezes_and_the_export_pools_as_training_did(tiny_bert, tmp_path):
     from safetensors.numpy import load_file
 
-    from edgemood.train.text_export import export_text_encoder
     from edgemood.train.text_finetune import encode_torch, finetune, load_head, predict
+    from export.text_encoder import export_text_encoder
 
     texts = HAPPY + SAD
     labels = [EMOTIONS.index("happy")] * 5 + [EMOTIONS.index("sad")] * 5

@@ -1,4 +1,4 @@
-"""``python -m export`` and ``python -m quantize`` from the command line (issue 19), on tiny
+"""``edgemood export`` and ``edgemood quantize`` from the command line (issue 19), on tiny
 models: an audio-only fusion model with random weights and the tiny DistilBERT of conftest.
 Each command's files, card entries and printed summary are checked, and a bad option ends in
 one clear line, not a traceback. Needs the [train] extra."""
@@ -18,8 +18,8 @@ REPO = Path(__file__).resolve().parents[2]
 
 def _tool(*args: str | Path) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [sys.executable, "-m", *map(str, args)], cwd=REPO, capture_output=True, text=True,
-        timeout=300,
+        [sys.executable, "-m", "edgemood", *map(str, args)],
+        cwd=REPO, capture_output=True, text=True, timeout=300,
     )  # fmt: skip
 
 
@@ -49,7 +49,7 @@ def test_export_and_quantize_fusion_from_the_command_line(tmp_path, ravdess_dir)
 
 def test_quantize_text_encoder_from_the_command_line(tmp_path, encoder_dir):
     """On the tiny DistilBERT exported by conftest (export_text_encoder, the function behind
-    ``python -m export text``, which is not run again here: it costs a minute)."""
+    ``edgemood export text``, which is not run again here: it costs a minute)."""
     out = Path(shutil.copytree(encoder_dir, tmp_path / "encoder"))
     done = _tool("quantize", "text", out)
     assert done.returncode == 0, done.stderr

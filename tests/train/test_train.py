@@ -200,7 +200,8 @@ def test_speed_perturbation_shifts_pitch(tmp_path):
     from edgemood.train.data import Clip, speed_perturbed
 
     clip = Clip(HAPPY, parse_name(HAPPY))
-    clip.inputs, _ = FeatureExtractor(use={"audio": True, "visual": False, "text": False})(HAPPY)
+    extractor = FeatureExtractor(use={"audio": True, "visual": False, "text": False})
+    clip.inputs = extractor(HAPPY).inputs
     copies = speed_perturbed([clip], (0.9, 1.1), tmp_path, progress=False)[HAPPY]
     assert [c.augmented for c in copies] == ["speed 0.9", "speed 1.1"]
     f0 = AUDIO_FEATURES.index("f0_log2")

@@ -24,7 +24,7 @@ from edgemood.text import MANIFEST
 def test_train_with_a_text_encoder(tmp_path):
     from transformers import DistilBertConfig
 
-    from edgemood.train.text_export import save_offline_distilbert
+    from export.text_encoder import save_offline_distilbert
 
     source = tmp_path / "distilbert"
     config = DistilBertConfig(vocab_size=1000, dim=768, n_layers=1, n_heads=2, hidden_dim=64)

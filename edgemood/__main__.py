@@ -1,0 +1,5 @@
+"""``python -m edgemood``: the ``edgemood`` command."""
+
+from edgemood.cli import main
+
+main()
