@@ -27,11 +27,13 @@ def need_train_extra() -> None:
         fail("training needs the [train] extra: pip install 'edgemood[train]'", 4)
 
 
-def _need_checkout() -> None:
-    """The [train] extra, and ``export/`` and ``quantize/`` importable (a checkout)."""
+def _need_checkout(train_extra: bool = True) -> None:
+    """``export/`` and ``quantize/`` importable (a checkout) and, unless told otherwise, the
+    [train] extra."""
     from edgemood.train.workstation import require_export
 
-    need_train_extra()
+    if train_extra:
+        need_train_extra()
     try:
         require_export()
     except EdgemoodError as exc:
@@ -423,13 +425,15 @@ def export_fusion(
     verbose: ExportVerboseOption = False,
 ) -> None:
     """Write fusion.onnx and fusion.tflite into MODEL_DIR and list them in its card."""
-    _need_checkout()
+    _need_checkout(train_extra=False)
     from edgemood.card import read_card
     from export.quiet import third_party_output
     from export.tool_errors import one_line_errors
 
     with one_line_errors("export"):
         read_card(model_dir)  # a wrong directory fails before the slow imports below
+    need_train_extra()
+    with one_line_errors("export"):
         from export.fusion import export_fusion as export
 
         with third_party_output(verbose, "edgemood export"):

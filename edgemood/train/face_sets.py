@@ -221,3 +221,7 @@ def write_face_pools(
             f"(detection {m['detection_rate']:.1%}), {m['dropped_label']} rows of no edgemood "
             f"class, {m['dropped_unreadable']} unreadable; {m['seconds']} s"
         )
+
+
+if __name__ == "__main__":  # the tool moved: say where, rather than exit having done nothing
+    raise SystemExit("python -m edgemood.train.face_sets is now `edgemood face-pools` (see --help)")

@@ -266,3 +266,9 @@ def finetune_and_score(
         summary["test"][name] = text_scores(labels, predict(vectors, head))
     (out / "finetune.json").write_text(json.dumps(summary, indent=1) + "\n", "utf-8")
     return summary
+
+
+if __name__ == "__main__":  # the tool moved: say where, rather than exit having done nothing
+    raise SystemExit(
+        "python -m edgemood.train.text_finetune is now `edgemood text-finetune` (see --help)"
+    )

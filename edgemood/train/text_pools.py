@@ -84,3 +84,9 @@ def write_text_pools(
         }
         pool = write_pool_in_parts(encoder, reader(root), out / f"{name}.npz", meta, 2000)
         print(f"{name}: {len(pool)} sentences in {time.monotonic() - start:.0f} s", flush=True)
+
+
+if __name__ == "__main__":  # the tool moved: say where, rather than exit having done nothing
+    raise SystemExit(
+        "python -m edgemood.train.text_pools is now `edgemood text-pools` (see --help)"
+    )
