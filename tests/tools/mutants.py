@@ -9,7 +9,7 @@ copy of the checkout (the working tree is never touched), and runs that module's
 is missing, or the change does not matter (say which in ``benchmarks/RESULTS.md``, "Tests and CI").
 Prints a Markdown table.
 
-About 35 minutes on the 2-core machine: not part of CI. Needs the [train,test] extras (librosa,
+About 8 minutes on the idle 2-core machine: not part of CI. Needs the [train,test] extras (librosa,
 torch for the INT8 tests). The list is hand-written, not generated: each entry is a mistake a
 person could make (a wrong constant, a sign, a dropped step, a wrong landmark), including the
 four that review found the suite blind to (issue 19).
