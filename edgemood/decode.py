@@ -198,16 +198,17 @@ def _audio_chunks(container, path: Path) -> Iterator[np.ndarray]:
         for frame in container.decode(stream):
             for out in resampler.resample(frame):
                 produced = True
-                yield _clean(out.to_ndarray().reshape(-1))
+                yield clean_samples(out.to_ndarray().reshape(-1))
         for out in resampler.resample(None):
-            yield _clean(out.to_ndarray().reshape(-1))
+            yield clean_samples(out.to_ndarray().reshape(-1))
     except av.error.FFmpegError as exc:
         # A truncated file decodes up to the damage; keep what came out if there is any.
         if not produced:
             raise InputError(f"{path}: audio track could not be decoded", "corrupt") from exc
 
 
-def _clean(samples: np.ndarray) -> np.ndarray:
+def clean_samples(samples: np.ndarray) -> np.ndarray:
+    """float32 samples, clipped to [-1, 1], NaN as 0: what every decoded chunk becomes."""
     samples = samples.astype(np.float32, copy=False)
     return np.nan_to_num(np.clip(samples, -1.0, 1.0), copy=False)
 

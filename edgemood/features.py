@@ -10,6 +10,7 @@ and training (asked for all of them), so both see exactly the same features.
 
 from __future__ import annotations
 
+import itertools
 import math
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -25,6 +26,7 @@ from edgemood.decode import (
     SAMPLE_RATE,
     VISUAL_FPS,
     MediaInfo,
+    clean_samples,
     decode_audio,
     probe,
     read_frames,
@@ -226,7 +228,7 @@ class FeatureExtractor:
             frames = iter(frames)
             first = next(frames, None)
             if first is not None:
-                frames = _chain(first, frames)
+                frames = itertools.chain([first], frames)
         height, width = first.shape[:2] if first is not None else (0, 0)
         has_video = frames is not None
         plan = self._plan(MediaInfo(audio is not None, has_video, None, width, height))
@@ -446,10 +448,4 @@ def _samples(audio: np.ndarray) -> np.ndarray:
     samples = np.asarray(audio).reshape(-1)
     if np.issubdtype(samples.dtype, np.integer):
         samples = samples / float(np.iinfo(samples.dtype).max)
-    samples = samples.astype(np.float32, copy=False)
-    return np.nan_to_num(np.clip(samples, -1.0, 1.0))
-
-
-def _chain(first: np.ndarray, rest: Iterator[np.ndarray]) -> Iterator[np.ndarray]:
-    yield first
-    yield from rest
+    return clean_samples(samples)

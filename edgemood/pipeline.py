@@ -26,7 +26,6 @@ from edgemood.text import (
     encoder_mismatch,
     find_text_encoder,
     read_manifest,
-    trained_encoder,
 )
 from edgemood.timeline import HOP_S, WINDOW_S, Timeline
 from edgemood.transcript import is_text_file
@@ -91,7 +90,7 @@ class Recognizer:
         )
         if problem is None:
             return LazyTextEncoder(directory, threads=threads), ""
-        if given is not None or trained_encoder(self.model.card) is not None:
+        if given is not None or self.model.card.text_encoder is not None:
             raise ModelError(problem)
         return None, (
             f"the bundled text encoder ({manifest.get('dim')}-d) does not fit this model's "

@@ -30,7 +30,7 @@ import numpy as np
 
 from edgemood.backends import load_backend
 from edgemood.bundled import bundled
-from edgemood.card import ModelCard, TextEncoderRecord
+from edgemood.card import ModelCard
 from edgemood.errors import ModelError
 
 # Spoken clips of a few seconds hold 10-30 words, so 64 word pieces leave room. One sentence per
@@ -92,12 +92,6 @@ def encoder_record(directory: Path) -> dict:
     }
 
 
-def trained_encoder(card: ModelCard) -> TextEncoderRecord | None:
-    """The encoder a model card says its text branch was trained with (name, dim, source), or
-    None for a card without that record (older cards hold a plain string, or nothing)."""
-    return card.text_encoder
-
-
 def encoder_mismatch(
     card: ModelCard, model_dir: Path, manifest: dict, directory: Path, origin: str = "given"
 ) -> str | None:
@@ -107,7 +101,7 @@ def encoder_mismatch(
     The slot's width is the card's ``text_dim``; with a recorded encoder, the names must match
     too (two 384-d encoders give vectors the branch was not trained on)."""
     dim = int(manifest.get("dim", 0))
-    record = trained_encoder(card)
+    record = card.text_encoder
     width = int(card.text_dim or 0)
     if record is None and dim == width:
         return None

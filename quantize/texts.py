@@ -3,7 +3,7 @@
 A text pool (``edgemood.train.pools``, e.g. GoEmotions from ``edgemood text-pools``)
 holds sentence vectors with labels and splits. It must be as wide as the card's ``text_dim`` and,
 when the card records the encoder the text branch was trained with
-(``edgemood.text.trained_encoder``), encoded by that encoder (the pool's meta ``encoder``): the
+(``ModelCard.text_encoder``), encoded by that encoder (the pool's meta ``encoder``): the
 same rule the device applies to a text encoder. A card that records no encoder (older or test
 models) is checked on width alone, with a note.
 
@@ -22,7 +22,6 @@ import numpy as np
 
 from edgemood.card import ModelCard
 from edgemood.model import FusionModel
-from edgemood.text import trained_encoder
 from edgemood.train.pools import Pool, load_pool
 from quantize.partners import PoolParts
 
@@ -59,7 +58,7 @@ def _read(card: ModelCard, path: Path) -> tuple[Pool, list[str]]:
             f"text branch takes {dim}-d sentence vectors"
         )
     notes = []
-    record, encoder = trained_encoder(card), pool.meta.get("encoder")
+    record, encoder = card.text_encoder, pool.meta.get("encoder")
     if record is None:
         notes.append(f"the card names no text encoder: {path.name}'s ({encoder}) checked on width")
     elif encoder != record.name:

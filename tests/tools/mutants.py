@@ -192,7 +192,7 @@ MUTANTS = [
        DATA_PATH_TESTS, "an unused video track goes without a note"),
     _m("F2", FE, "window.end = min(end, self.media_end) if done else end", "window.end = end",
        DATA_PATH_TESTS, "the last window runs past the recording's end"),
-    _m("F3", FE, "frames = _chain(first, frames)", "pass", DATA_PATH_TESTS,
+    _m("F3", FE, "frames = itertools.chain([first], frames)", "pass", DATA_PATH_TESTS,
        "the first frame given as an array is dropped"),
     _m("F4", FE, "samples = samples / float(np.iinfo(samples.dtype).max)", "pass",
        DATA_PATH_TESTS, "integer PCM given as an array is not scaled"),
