@@ -101,11 +101,14 @@ class Training(_Record):
     """The card's ``training`` record: what the weights learned from, and how."""
 
     data: str | None = None
-    data_dir: str | None = None
+    data_dir: str | list[str] | None = None  # one folder (older cards) or one per corpus
     clips: int | None = None
     perturbed_copies: int | None = None
-    actors: list[int] | None = None
+    actors: list[int] | None = None  # RAVDESS actors trained on
     validation_actors: list[int] | None = None
+    # Per corpus: clips, speakers, emotions, validation speakers (edgemood.train.commands).
+    corpora: dict[str, Any] | None = None
+    init_from: str | None = None  # the model directory training started from (fine-tuning)
     protocol: str | None = None
     best_epoch: int | None = None
     validation: dict[str, Any] | None = None
@@ -119,6 +122,18 @@ class Training(_Record):
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Training:
         return cls._read(data)
+
+    def speakers(self) -> dict[str, set[str]] | None:
+        """Corpus -> the speakers trained on (RAVDESS actors as "01"), None when the card does
+        not say (then no clip can be told apart as heard or unheard)."""
+        if isinstance(self.corpora, dict):
+            return {
+                name: {str(s) for s in (record or {}).get("speakers") or ()}
+                for name, record in self.corpora.items()
+            }
+        if isinstance(self.actors, list):
+            return {"ravdess": {f"{int(a):02d}" for a in self.actors}}
+        return None
 
 
 @dataclass(kw_only=True)

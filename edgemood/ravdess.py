@@ -17,6 +17,16 @@ STATEMENTS: dict[int, str] = {
     2: "Dogs are sitting by the door",
 }
 
+# The speaker-independent protocol of ../shared/ravdess/folds.json: 5 folds of 4 actors
+# (2 male = odd, 2 female = even); train on the other actors.
+SPEAKER_FOLDS: tuple[tuple[int, ...], ...] = (
+    (1, 2, 3, 4),
+    (5, 6, 7, 8),
+    (9, 10, 11, 12),
+    (13, 14, 15, 16),
+    (17, 18, 19, 20),
+)
+
 MODALITY_NAMES: dict[int, str] = {1: "audio-video", 2: "video-only", 3: "audio-only"}
 
 _NAME = re.compile(r"^(\d\d)-(\d\d)-(\d\d)-(\d\d)-(\d\d)-(\d\d)-(\d\d)$")

@@ -42,6 +42,7 @@ import json
 import os
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -101,8 +102,6 @@ def pair(clips: list, units: dict[str, np.ndarray]) -> dict[str, list]:
     Audio clips without an AU row, and AU rows without audio, are dropped with a note on stderr
     (all conditions use the same clips, so they stay comparable).
     """
-    from edgemood.train.data import Clip
-
     by_stem = {c.path.stem: c for c in clips if c.inputs is not None and c.inputs.audio is not None}
     both = sorted(set(by_stem) & set(units))
     for label, missing in (
@@ -119,7 +118,7 @@ def pair(clips: list, units: dict[str, np.ndarray]) -> dict[str, list]:
             ("au", ModelInputs(visual=au)),
             ("audio+au", ModelInputs(audio=clip.inputs.audio, visual=au)),
         ):
-            out[condition].append(Clip(clip.path, clip.name, inputs))
+            out[condition].append(replace(clip, inputs=inputs, augmented=None))
     return out
 
 
@@ -337,7 +336,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from edgemood.features import FeatureExtractor
     from edgemood.train.commands import default_cache
-    from edgemood.train.data import Clip, index_clips, load_features, speed_perturbed
+    from edgemood.train.data import index_clips, load_features, speed_perturbed
 
     clips = index_clips(args.ravdess / "audio")
     if not clips:
@@ -354,11 +353,8 @@ def main(argv: list[str] | None = None) -> int:
         for condition, keep_au in (("audio", False), ("audio+au", True)):
             _AUGMENTED[condition] = {
                 path: [
-                    Clip(
-                        c.path,
-                        c.name,
-                        ModelInputs(c.inputs.audio, c.inputs.visual if keep_au else None),
-                        c.augmented,
+                    replace(
+                        c, inputs=ModelInputs(c.inputs.audio, c.inputs.visual if keep_au else None)
                     )
                     for c in group
                 ]

@@ -21,15 +21,14 @@ from pathlib import Path
 
 import numpy as np
 
-from edgemood.card import ModelCard
-from edgemood.decode import media_files, probe
+from edgemood.corpora import read_corpus
+from edgemood.decode import probe
 from edgemood.errors import EdgemoodError, InputError
 from edgemood.features import FeatureExtractor
 from edgemood.labels import EMOTIONS, MODALITIES
 from edgemood.metrics import classification_report
 from edgemood.pipeline import Recognizer
 from edgemood.progress import Progress
-from edgemood.ravdess import parse_name
 from edgemood.transcript import is_text_file
 
 STAGES = ("decode", "audio_features", "face", "text", "fusion")
@@ -290,64 +289,62 @@ def run_bench(
 
 def _scores(probabilities: list[np.ndarray], labels: list[int]) -> dict:
     report = classification_report(np.stack(probabilities), np.asarray(labels))
-    # Macro-F1 over the emotions the folder holds: an absent class has no F1 to average.
-    present = [c for c in report["per_class"].values() if c["support"] > 0]
     return {
         "clips": len(labels),
         "accuracy": round(report["accuracy"], 4),
-        "macro_f1": round(float(np.mean([c["f1"] for c in present])), 4),
-        "emotions_present": len(present),
+        # Over the emotions the folder holds: an absent class has no F1 to average.
+        "macro_f1": round(report["macro_f1_present"], 4),
+        "emotions_present": len(report["classes"]),
+        # The decision restricted to those emotions, mean of their recalls (cross-corpus UAR).
+        "uar_restricted": round(report["uar_restricted"], 4),
+        "top_answer": report["top_answer"],
+        "top_answer_share": round(report["top_answer_share"], 4),
         "confusion": report["confusion"],
     }
 
 
-def training_actors(card: ModelCard) -> set[int] | None:
-    """The RAVDESS actors a model was trained on, from its card (None when it does not say)."""
-    actors = card.training.actors
-    if not isinstance(actors, list):
-        return None
-    return {int(a) for a in actors}
-
-
 def run_accuracy(data: Path, config: BenchConfig, log: Callable[[str], None] = _stderr) -> dict:
-    """Accuracy, macro-F1 and confusion matrix on a RAVDESS-named folder (labels from names).
+    """Accuracy, macro-F1, restricted UAR and confusion matrix on labelled clips: a folder of
+    RAVDESS or EmoDB names, a folder per emotion, or a CSV manifest (``edgemood.corpora``).
 
-    Clips of actors the model card lists as training actors are counted, and flagged: a score
-    on voices the model was trained on says little about a new speaker. The clips of the other
-    actors ("unheard") are also scored on their own when there are any."""
+    Clips of speakers the model card lists as trained on are counted, and flagged: a score on
+    voices the model was trained on says little about a new speaker. The clips of the other
+    speakers ("unheard") are also scored on their own when there are any."""
     recognizer = _recognizer(config)
-    clips = [c for c in media_files([data]) if parse_name(c) is not None]
-    if not clips:
-        raise InputError(f"{data}: no RAVDESS-named media files")
-    probabilities, labels, actors, failed = [], [], [], []
-    with Progress(len(clips), "accuracy: clips") as progress:
-        for done, clip in enumerate(clips, 1):
+    corpus = read_corpus(data)
+    if corpus.note():
+        log(f"edgemood: {corpus.note()}")
+    probabilities, labels, speakers, failed = [], [], [], []
+    with Progress(len(corpus.clips), "accuracy: clips") as progress:
+        for done, clip in enumerate(corpus.clips, 1):
             try:
-                probabilities.append(recognizer.predict(clip).probabilities)
-                labels.append(parse_name(clip).label)
-                actors.append(parse_name(clip).actor)
+                probabilities.append(recognizer.predict(clip.path).probabilities)
+                labels.append(clip.label)
+                speakers.append(clip.speaker)
             except EdgemoodError as exc:
                 failed.append(str(exc))
                 progress.line(f"edgemood: {exc}")
             progress.update(done)
     if not probabilities:
         raise InputError(f"{data}: no clip could be processed ({failed[0]})")
-    trained_on = training_actors(recognizer.model.card)
-    result = {"data": str(data), **_scores(probabilities, labels), "failed": failed}
-    result["clips"] = len(clips)
+    result = {"data": str(data), "corpus": corpus.name, **_scores(probabilities, labels)}
+    result.update(failed=failed, left_out=dict(corpus.left_out), clips=len(corpus.clips))
     result["labels"] = list(EMOTIONS)
-    if trained_on is None:
-        result["training_actors"] = None
-        result["heard_clips"] = None
-        result["unheard"] = None
+    trained = recognizer.model.card.training.speakers()
+    ravdess = corpus.layout == "ravdess"
+    if trained is None:
+        result.update(training_actors=None, heard_clips=None, unheard=None)
         return result
-    heard = [a in trained_on for a in actors]
+    trained_here = trained.get(corpus.name, set())
+    heard = [s is not None and s in trained_here for s in speakers]
     unheard = [i for i, h in enumerate(heard) if not h]
-    result["training_actors"] = sorted(trained_on)
+    key = "actors" if ravdess else "speakers"
+    named = (lambda ids: sorted(int(s) for s in ids)) if ravdess else sorted
+    result["training_actors" if ravdess else "training_speakers"] = named(trained_here)
     result["heard_clips"] = sum(heard)
     result["unheard"] = (
         {
-            "actors": sorted({actors[i] for i in unheard}),
+            key: named({speakers[i] for i in unheard if speakers[i] is not None}),
             **_scores([probabilities[i] for i in unheard], [labels[i] for i in unheard]),
         }
         if unheard
@@ -428,22 +425,32 @@ def _accuracy_lines(accuracy: dict) -> list[str]:
         f"{accuracy['macro_f1']:.3f} ({accuracy['clips']} clips, {len(accuracy['failed'])} failed)"
     )
     heard = accuracy.get("heard_clips")
+    who = "actors" if "training_actors" in accuracy else "speakers"
     if heard:
         scored = accuracy["clips"] - len(accuracy["failed"])
         line += (
-            f"; {heard} of {scored} clips are from actors this model was trained on (model "
+            f"; {heard} of {scored} clips are from {who} this model was trained on (model "
             "card): not a figure for new speakers"
         )
     lines = [line]
+    if accuracy["emotions_present"] < len(EMOTIONS):
+        lines.append(
+            f"{accuracy['emotions_present']} of the 8 emotions here: restricted to them, UAR "
+            f"{accuracy['uar_restricted']:.3f} (chance {1 / accuracy['emotions_present']:.3f})"
+        )
+    lines.append(
+        f"most frequent answer: {accuracy['top_answer']} "
+        f"({100 * accuracy['top_answer_share']:.0f} % of the clips)"
+    )
     unheard = accuracy.get("unheard")
     if unheard:
         lines.append(
-            f"unheard actors {', '.join(map(str, unheard['actors']))}: accuracy "
-            f"{unheard['accuracy']:.3f}, macro-F1 {unheard['macro_f1']:.3f} "
-            f"({unheard['clips']} clips)"
+            f"unheard {who} {', '.join(map(str, unheard[who]))}: accuracy "
+            f"{unheard['accuracy']:.3f}, macro-F1 {unheard['macro_f1']:.3f}, restricted UAR "
+            f"{unheard['uar_restricted']:.3f} ({unheard['clips']} clips)"
         )
     elif heard:
-        lines.append("unheard actors: none in this folder")
+        lines.append(f"unheard {who}: none in this folder")
     lines.append("confusion (rows: true, columns: predicted): " + " ".join(e[:3] for e in EMOTIONS))
     for name, row in zip(EMOTIONS, accuracy["confusion"]):
         lines.append(f"  {name:<10}" + "".join(f"{v:>5}" for v in row))

@@ -54,6 +54,16 @@ DataOption = Annotated[
         exists=True, file_okay=False, help="RAVDESS folder (Actor_XX/...); searched recursively."
     ),
 ]
+CorporaOption = Annotated[
+    list[Path],
+    typer.Option(
+        "--data",
+        exists=True,
+        help="Labelled clips: a folder of RAVDESS or EmoDB names, a folder per emotion "
+        "(angry/, happy/ ...), or a CSV manifest (path,emotion[,speaker][,corpus][,transcript]); "
+        "repeat for several corpora (each teaches only the classes it has).",
+    ),
+]
 CacheOption = Annotated[
     Optional[Path],  # noqa: UP045
     typer.Option(help="Feature cache folder (default: ~/.cache/edgemood/features)."),
@@ -99,6 +109,40 @@ class Training(OptionGroup):
             "none."
         ),
     ] = "0.9,1.1"
+    augment: Annotated[
+        str,
+        typer.Option(
+            help="Also train on a corrupted copy of each clip per kind, comma-separated: noise "
+            "(0-20 dB SNR), room (simulated reverberation), codec (Opus/MP3 at low rates), "
+            "telephone (300-3400 Hz, 8 kHz mu-law), gain (level and clipping)."
+        ),
+    ] = ""
+    utterance_norm: Annotated[
+        str,
+        typer.Option(
+            help="none; mean: take each clip's own mean out of its voice features (inside the "
+            "model, so the device does it too); both: raw and mean-free side by side."
+        ),
+    ] = "none"
+    balance: Annotated[
+        str,
+        typer.Option(
+            help="With several corpora, draw clips so each corpus (corpus) or each corpus and "
+            "class (corpus+class) has the same share per epoch; none: every clip once."
+        ),
+    ] = "corpus"
+    temperature: Annotated[
+        float,
+        typer.Option(
+            min=0.05,
+            help="Divide the answers' logits by this (fit it with evaluate: its report gives the "
+            "temperature fitted on held-out speakers).",
+        ),
+    ] = 1.0
+    class_mask: Annotated[
+        bool,
+        typer.Option(help="Each corpus teaches only the classes it has (the loss is restricted)."),
+    ] = True
     threads: ThreadsOption = 1
 
     def configs(self, epochs: int):
@@ -116,34 +160,50 @@ class Training(OptionGroup):
                 pooling=self.pooling,
                 audio_encoder=self.audio_encoder,
                 channels=self.channels,
+                utterance_norm=self.utterance_norm,
+                temperature=self.temperature,
+            )
+            config = TrainConfig(
+                epochs=epochs,
+                seed=self.seed,
+                device=self.device,
+                speed_perturbation=factors,
+                augment=tuple(k.strip() for k in self.augment.split(",") if k.strip()),
+                class_mask=self.class_mask,
+                balance=self.balance,
             )
         except ValueError as exc:
             fail(str(exc), 2)
-        config = TrainConfig(
-            epochs=epochs, seed=self.seed, device=self.device, speed_perturbation=factors
-        )
         return fusion, config
 
 
 @with_option_groups
 def train(
-    data: DataOption,
+    data: CorporaOption,
     out: OutOption,
     cache: CacheOption = None,
     text_encoder: TrainTextOption = None,
     epochs: EpochsOption = 40,
     validation: Annotated[
         bool,
-        typer.Option(help="Hold out one male and one female actor for early stopping."),
+        typer.Option(help="Hold out one man and one woman per corpus for early stopping."),
     ] = True,
     evaluation: Annotated[
         Optional[Path],  # noqa: UP045
         typer.Option(help="Evaluation report.json (or a folder of them) to record in the card."),
     ] = None,
+    init_from: Annotated[
+        Optional[Path],  # noqa: UP045
+        typer.Option(
+            exists=True,
+            file_okay=False,
+            help="Model directory to start from (fine-tuning: its architecture and weights).",
+        ),
+    ] = None,
     *,
     training: Training,
 ) -> None:
-    """Train the fusion model on a RAVDESS folder, write a model directory (train extra)."""
+    """Train the fusion model on labelled clips, write a model directory (train extra)."""
     need_train_extra()
     from edgemood.train.commands import train as run
 
@@ -158,15 +218,20 @@ def train(
         validation,
         evaluation,
         training.threads,
+        init_from,
     )
     typer.echo(f"model written to {directory}")
 
 
 @with_option_groups
 def evaluate(
-    data: DataOption,
+    data: CorporaOption,
     protocol: Annotated[
-        str, typer.Option(help="speaker: actor folds (speaker-independent); random: 80/20 clips.")
+        str,
+        typer.Option(
+            help="speaker: each corpus' speaker folds; corpus: leave one corpus out (train on "
+            "the others, test on it); random: 80/20 clips."
+        ),
     ] = "speaker",
     out: Annotated[Path, typer.Option(help="Folder for report.json, report.md and PNGs.")] = Path(
         "runs/evaluate"
@@ -174,6 +239,13 @@ def evaluate(
     cache: CacheOption = None,
     text_encoder: TrainTextOption = None,
     epochs: EpochsOption = 40,
+    corrupt: Annotated[
+        Optional[str],  # noqa: UP045
+        typer.Option(
+            help="Also score the test clips after these corruptions, comma-separated (noise, "
+            "room, codec, telephone, gain): what each costs. Training data stay as they are."
+        ),
+    ] = None,
     validation: Annotated[
         bool,
         typer.Option(
@@ -191,14 +263,23 @@ def evaluate(
     and calibration, for each input subset the model was trained on.
     """
     need_train_extra()
-    if protocol not in ("speaker", "random"):
-        fail(f"unknown protocol {protocol!r} (speaker or random)", 2)
+    if protocol not in ("speaker", "corpus", "random"):
+        fail(f"unknown protocol {protocol!r} (speaker, corpus or random)", 2)
+    if protocol == "corpus" and len(data) < 2:
+        fail("--protocol corpus needs at least two --data corpora", 2)
+    from edgemood.train.augment import CORRUPTIONS
+
+    kinds = [k.strip() for k in (corrupt or "").split(",") if k.strip()]
+    unknown = [k for k in kinds if k not in CORRUPTIONS]
+    if unknown:
+        fail(f"unknown corruption {', '.join(unknown)} (one of {', '.join(CORRUPTIONS)})", 2)
     from edgemood.train.commands import prepare, text_encoder_record, with_text_width
     from edgemood.train.evaluate import evaluate as run
     from edgemood.train.evaluate import markdown_report, write_report
 
     fusion, config = training.configs(epochs)
-    from edgemood.train.data import speed_perturbed
+    from edgemood.train.commands import training_copies
+    from edgemood.train.data import corrupted_copies
 
     cache = cache or _default_cache()
     clips = prepare(data, cache, text_encoder, training.threads)
@@ -208,8 +289,9 @@ def evaluate(
         protocol,
         fusion,
         config,
-        augmented=speed_perturbed(clips, config.speed_perturbation, cache),
+        augmented=training_copies(clips, config, cache),
         validation=validation,
+        corrupted=corrupted_copies(clips, kinds, cache) if kinds else None,
     )
     write_report(report, out)
     typer.echo(markdown_report(report))

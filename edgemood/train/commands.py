@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 from pathlib import Path
@@ -13,8 +14,15 @@ from pathlib import Path
 import numpy as np
 
 from edgemood.features import FeatureExtractor
+from edgemood.labels import EMOTIONS
 from edgemood.train.branches import BranchConfig
-from edgemood.train.data import Clip, index_clips, load_features, speed_perturbed
+from edgemood.train.data import (
+    Clip,
+    corrupted_copies,
+    index_corpora,
+    load_features,
+    speed_perturbed,
+)
 from edgemood.train.fit import TrainConfig, train_model
 from edgemood.train.fusion import FusionConfig
 from edgemood.train.pairing import PairingConfig, Partners
@@ -27,20 +35,31 @@ def default_cache() -> Path:
     return Path(base) / "edgemood" / "features"
 
 
-def prepare(data: Path, cache: Path | None, text_encoder: str | None, threads: int) -> list[Clip]:
-    """Index a RAVDESS folder and load (or compute) every clip's features."""
+def prepare(
+    data: Path | Sequence[Path], cache: Path | None, text_encoder: str | None, threads: int
+) -> list[Clip]:
+    """Index one corpus or several (``edgemood.corpora``) and load (or compute) every clip's
+    features. What a corpus leaves out (emotions outside the 8) is said on stderr."""
+    from edgemood.errors import InputError
     from edgemood.text import TextEncoder
 
-    clips = index_clips(data)
-    if not clips:
-        raise SystemExit(f"edgemood: {data}: no RAVDESS-named media files found")
+    sources = [data] if isinstance(data, (str, Path)) else list(data)
+    try:
+        clips, corpora = index_corpora(sources)
+    except InputError as exc:
+        raise SystemExit(f"edgemood: {exc}") from None
+    for corpus in corpora:
+        note = corpus.note()
+        if note:
+            print(f"edgemood: {note}", file=sys.stderr)
     encoder, text_id = None, "none"
     if text_encoder:
         directory = _text_encoder_dir(text_encoder, cache)
         encoder = TextEncoder(directory, threads=threads)
         text_id = str(directory.resolve())
     extractor = FeatureExtractor(threads=threads, text_encoder=encoder)
-    print(f"{len(clips)} clips under {data}", file=sys.stderr)
+    for corpus in corpora:
+        print(f"{len(corpus.clips)} clips of {corpus.name} ({corpus.layout})", file=sys.stderr)
     return load_features(clips, extractor, cache, text_id)
 
 
@@ -76,7 +95,7 @@ def with_text_width(fusion: FusionConfig, record: dict | None) -> FusionConfig:
 
 
 def train(
-    data: Path,
+    data: Path | Sequence[Path],
     out: Path,
     cache: Path | None,
     text_encoder: str | None,
@@ -85,14 +104,16 @@ def train(
     validation: bool,
     evaluation: Path | None,
     threads: int,
+    init_from: Path | None = None,
 ) -> Path:
-    """Train on every clip of ``data`` and write a model directory.
+    """Train on every clip of ``data`` (one corpus or several) and write a model directory.
 
-    With ``validation``, one male and one female actor are held out for early stopping; without
-    it, all actors train for exactly ``config.epochs`` epochs (choose it from an evaluation's
-    best epochs), which is how the shipped model uses every actor.
+    With ``validation``, one man and one woman of each corpus are held out for early stopping;
+    without it, all speakers train for exactly ``config.epochs`` epochs (choose it from an
+    evaluation's best epochs), which is how the shipped model uses every actor. ``init_from``:
+    a model directory whose weights (and architecture) training starts from (fine-tuning).
     """
-    from edgemood.train.evaluate import validation_actors
+    from edgemood.train.evaluate import validation_speakers
     from edgemood.train.model_dir import write_model_dir
 
     require_export()  # writing the model needs export/: a wheel install fails before training
@@ -101,25 +122,37 @@ def train(
     # another one in one line instead of feeding the branch vectors it never saw.
     text_record = text_encoder_record(text_encoder, cache)
     fusion = with_text_width(fusion, text_record)
-    actors = sorted({c.actor for c in clips})
-    val_actors = validation_actors(actors, config.seed) if validation else set()
-    train_clips = [c for c in clips if c.actor not in val_actors]
-    val_clips = [c for c in clips if c.actor in val_actors] or None
-    copies = speed_perturbed(train_clips, config.speed_perturbation, cache)
+    held = validation_speakers(clips, config.seed) if validation else set()
+    if validation and not held:
+        print(
+            "edgemood: no validation speakers (a corpus needs at least 4 named speakers): "
+            f"training for exactly {config.epochs} epochs",
+            file=sys.stderr,
+        )
+    train_clips = [c for c in clips if c.speaker_key not in held]
+    val_clips = [c for c in clips if c.speaker_key in held] or None
+    copies = training_copies(train_clips, config, cache)
     perturbed = [copy for clip in train_clips for copy in copies.get(clip.path, [])]
-    net, history = train_model([*train_clips, *perturbed], val_clips, fusion, config)
+    init = None
+    if init_from is not None:
+        from edgemood.train.load import load_net
+
+        init = load_net(init_from)
+    net, history = train_model([*train_clips, *perturbed], val_clips, fusion, config, init=init)
     last = history["history"][history["best_epoch"] - 1] if history["history"] else {}
     extra = {
         "training": {
-            "data": "RAVDESS speech (Livingstone & Russo 2018), file names as labels",
-            "data_dir": str(data),
+            "data": describe_data(train_clips),
+            "data_dir": [str(d) for d in ([data] if isinstance(data, (str, Path)) else data)],
             "clips": len(train_clips),
             "perturbed_copies": len(perturbed),
-            "actors": sorted({c.actor for c in train_clips}),
-            "validation_actors": sorted(val_actors),
-            "protocol": "early stopping on held-out actors"
-            if val_actors
-            else f"all listed actors, fixed {config.epochs} epochs",
+            "actors": sorted({c.actor for c in train_clips if c.actor is not None}),
+            "validation_actors": sorted({c.actor for c in val_clips or () if c.actor is not None}),
+            "corpora": corpora_record(train_clips, val_clips or []),
+            "init_from": None if init_from is None else str(init_from),
+            "protocol": "early stopping on held-out speakers"
+            if held
+            else f"all listed speakers, fixed {config.epochs} epochs",
             "best_epoch": history["best_epoch"],
             "validation": {k: v for k, v in last.items() if k.startswith("val_")},
             "config": config.to_dict(),
@@ -128,9 +161,56 @@ def train(
             "text_encoder": text_record,
         },
     }
+    corpora = list(dict.fromkeys(c.corpus for c in train_clips))
+    extra["credits"] = [
+        CORPUS_CREDITS.get(name, f"{name}: the user's labelled clips") for name in corpora
+    ]
+    if "ravdess" not in corpora:
+        extra["licence"] = (
+            "Weights trained on the corpora credited here: their licences bind the weights."
+        )
     if evaluation is not None:
         extra["metrics"] = _evaluation_summary(evaluation)
     return write_model_dir(net, out, extra)
+
+
+# How each corpus is credited in a model card and described in its training record.
+CORPUS_CREDITS = {
+    "ravdess": "RAVDESS (Livingstone S.R. & Russo F.A. (2018) PLoS ONE 13(5): e0196391; "
+    "CC BY-NC-SA 4.0): speech, file names as labels",
+    "emodb": "EmoDB (Burkhardt F. et al. (2005) A Database of German Emotional Speech. "
+    "Interspeech 2005; CC0): speech, file names as labels",
+}
+
+
+def describe_data(clips: Sequence[Clip]) -> str:
+    """The training data in words: each corpus' credit (or its name), with its clip count."""
+    counts = Counter(c.corpus for c in clips)
+    return "; ".join(
+        f"{CORPUS_CREDITS.get(name, name)} ({count} clips)" for name, count in counts.items()
+    )
+
+
+def corpora_record(train: Sequence[Clip], val: Sequence[Clip]) -> dict:
+    """Per corpus: clips, speakers and emotions trained on, and validation speakers."""
+    record = {}
+    for name in dict.fromkeys(c.corpus for c in [*train, *val]):
+        mine = [c for c in train if c.corpus == name]
+        record[name] = {
+            "clips": len(mine),
+            "speakers": sorted({c.speaker for c in mine if c.speaker}),
+            "emotions": sorted({EMOTIONS[c.label] for c in mine}, key=EMOTIONS.index),
+            "validation_speakers": sorted({c.speaker for c in val if c.corpus == name}),
+        }
+    return record
+
+
+def training_copies(clips: Sequence[Clip], config: TrainConfig, cache: Path | None) -> dict:
+    """Clip path -> its training copies: at each speed of the config, after each corruption."""
+    copies = speed_perturbed(clips, config.speed_perturbation, cache)
+    for path, extra in corrupted_copies(clips, config.augment, cache).items():
+        copies.setdefault(path, []).extend(extra)
+    return copies
 
 
 def _evaluation_summary(paths: Path) -> dict:
@@ -247,7 +327,9 @@ def give_own_words(clips: Sequence[Clip], encoder: Callable[[str], np.ndarray]) 
     each sentence encoded once)."""
     vectors: dict[str, np.ndarray] = {}
     for clip in clips:
-        sentence = clip.name.transcript
+        sentence = clip.transcript
+        if sentence is None:
+            continue
         if sentence not in vectors:
             vectors[sentence] = encoder(sentence)
         clip.inputs.text = vectors[sentence]

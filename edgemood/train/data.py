@@ -1,7 +1,8 @@
-"""RAVDESS data for training: index a folder by file names, extract features once into a cache.
+"""Labelled data for training: index corpora (``edgemood.corpora``: RAVDESS or EmoDB names, a
+folder per emotion, a CSV manifest), extract features once into a cache.
 
-Works on the audio-only release (``Actor_XX/03-01-...flac|wav``) and on the audio-visual one
-(``Actor_XX/01-01-...mp4``, ``02-01-...mp4``) alike: each file gives whatever it holds.
+Works on RAVDESS's audio-only release (``Actor_XX/03-01-...flac|wav``) and on the audio-visual
+one (``Actor_XX/01-01-...mp4``, ``02-01-...mp4``) alike: each file gives whatever it holds.
 """
 
 from __future__ import annotations
@@ -10,18 +11,21 @@ import hashlib
 import os
 import sys
 import tempfile
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
 
-from edgemood.decode import media_files
-from edgemood.errors import EdgemoodError
+from edgemood.corpora import Corpus, LabelledClip, read_corpus
+from edgemood.errors import EdgemoodError, InputError
 from edgemood.features import FeatureExtractor
 from edgemood.labels import MODALITIES
 from edgemood.model import ModelInputs
-from edgemood.ravdess import RavdessName, parse_name
+from edgemood.ravdess import (
+    SPEAKER_FOLDS,  # noqa: F401  (re-exported for research scripts)
+    parse_name,
+)
 from edgemood.visual_features import VISUAL_FEATURES
 
 # Bump when a feature's definition changes: cached features of an older version are recomputed.
@@ -32,46 +36,84 @@ FEATURE_VERSION = "1"
 # sampled at 5 frames per second through OpenCV.
 VISUAL_SAMPLING = "2"
 
-# The speaker-independent protocol of ../shared/ravdess/folds.json: 5 folds of 4 actors
-# (2 male = odd, 2 female = even); train on the other actors.
-SPEAKER_FOLDS: tuple[tuple[int, ...], ...] = (
-    (1, 2, 3, 4),
-    (5, 6, 7, 8),
-    (9, 10, 11, 12),
-    (13, 14, 15, 16),
-    (17, 18, 19, 20),
-)
-
 
 @dataclass
 class Clip:
     """A labelled clip and its features (filled by load_features)."""
 
     path: Path
-    name: RavdessName
+    label: int  # index in EMOTIONS
+    corpus: str = "ravdess"
+    speaker: str | None = None  # as the corpus names it ("01"); None: unknown
+    transcript: str | None = None
+    female: bool | None = None
     inputs: ModelInputs | None = None
     augmented: str | None = None  # e.g. "speed 0.9" for a perturbed copy used in training only
+    ravdess: bool = False  # named by the RAVDESS scheme (its speaker is an actor number)
+
+    @classmethod
+    def of(cls, clip: LabelledClip, layout: str = "") -> Clip:
+        return cls(
+            clip.path,
+            clip.label,
+            clip.corpus,
+            clip.speaker,
+            clip.transcript,
+            clip.female,
+            ravdess=layout == "ravdess",
+        )
 
     @property
-    def label(self) -> int:
-        return self.name.label
+    def actor(self) -> int | None:
+        """The RAVDESS actor number, None for a clip of another corpus."""
+        return int(self.speaker) if self.ravdess and self.speaker else None
 
     @property
-    def actor(self) -> int:
-        return self.name.actor
+    def speaker_key(self) -> str | None:
+        """The speaker, unique across corpora ("emodb/03"), None when unknown."""
+        return None if self.speaker is None else f"{self.corpus}/{self.speaker}"
+
+
+def ravdess_clip(path: Path, inputs: ModelInputs | None = None) -> Clip:
+    """The clip of a RAVDESS-named file (ValueError for another name)."""
+    name = parse_name(path)
+    if name is None:
+        raise ValueError(f"{path}: not a RAVDESS name")
+    speaker = f"{name.actor:02d}"
+    return Clip(
+        Path(path),
+        name.label,
+        "ravdess",
+        speaker,
+        name.transcript,
+        name.female,
+        inputs,
+        ravdess=True,
+    )
+
+
+def index_corpora(sources: Sequence[Path]) -> tuple[list[Clip], list[Corpus]]:
+    """The labelled clips of every folder or manifest in ``sources`` (``edgemood.corpora``), in
+    order, and the corpora they came from (for notes and the model card).
+
+    Raises:
+        InputError: a source holds no labelled clips (the message names the layouts read).
+    """
+    clips, corpora = [], []
+    for source in sources:
+        corpus = read_corpus(Path(source))
+        corpora.append(corpus)
+        clips += [Clip.of(c, corpus.layout) for c in corpus.clips]
+    return clips, corpora
 
 
 def index_clips(root: Path) -> list[Clip]:
-    """Every RAVDESS-named media file under ``root``, sorted by path.
-
-    Args:
-        root: a folder such as ``ravdess/audio`` with ``Actor_XX`` sub-folders.
-    Returns:
-        The clips; files whose names are not RAVDESS names are ignored.
-    """
-    files = media_files([Path(root)]) if Path(root).is_dir() else []
-    named = ((path, parse_name(path)) for path in files)
-    return [Clip(path, name) for path, name in named if name is not None]
+    """Every labelled clip under ``root`` (any layout of ``edgemood.corpora``), or an empty
+    list when there is none."""
+    try:
+        return index_corpora([root])[0]
+    except InputError:
+        return []
 
 
 def _cache_key(path: Path, text_id: str) -> str:
@@ -135,13 +177,16 @@ def load_features(
     kept = []
     with typer.progressbar(clips, label="features", file=sys.stderr, hidden=not progress) as bar:
         for clip in bar:
-            cached = cache_dir / f"{_cache_key(clip.path, key_id)}.npz" if cache_dir else None
+            # A manifest's transcript is the clip's words (a RAVDESS name's are read from it).
+            words = None if clip.ravdess else clip.transcript
+            key = key_id if words is None or text_id == "none" else f"{key_id}|words {words}"
+            cached = cache_dir / f"{_cache_key(clip.path, key)}.npz" if cache_dir else None
             inputs = _load(cached, sampling) if cached is not None and cached.exists() else None
             if inputs is not None:
                 clip.inputs = inputs
             else:
                 try:
-                    clip.inputs = extractor(clip.path).inputs
+                    clip.inputs = extractor(clip.path, transcript=words).inputs
                 except EdgemoodError as exc:
                     print(f"edgemood: skipped {exc}", file=sys.stderr)
                     continue
@@ -170,8 +215,7 @@ def speed_perturbed(
 
     New voices differ from the training actors mostly in pitch range and vocal-tract length;
     speed perturbation (0.9x and 1.1x) shows the model more of both. Measured on RAVDESS speaker
-    folds: benchmarks/research/README.md, "Voice model". Face and text features are shared with
-    the original clip.
+    folds: benchmarks/research/README.md, "Voice model".
 
     Args:
         clips: clips with features (load_features).
@@ -181,6 +225,49 @@ def speed_perturbed(
     Returns:
         clip path -> its perturbed copies (clips without audio have none).
     """
+    transforms = [
+        (f"speed {f:g}", lambda samples, clip, f=f: _change_speed(samples, f)) for f in factors
+    ]
+    return audio_copies(clips, transforms, cache_dir, "speed perturbation", progress)
+
+
+# Bump when a corruption's definition (edgemood.train.augment) changes: cached copies are redone.
+CORRUPTION_VERSION = "1"
+
+
+def corrupted_copies(
+    clips: Sequence[Clip],
+    kinds: Sequence[str],
+    cache_dir: Path | None,
+    progress: bool = True,
+) -> dict[Path, list[Clip]]:
+    """A copy of each clip per corruption of ``edgemood.train.augment`` (noise, room, codec,
+    telephone, gain), seeded by the clip's file name: the same copy in every run."""
+    from edgemood.train.augment import corrupt
+
+    transforms = [
+        (
+            f"{kind} v{CORRUPTION_VERSION}",
+            lambda samples, clip, kind=kind: corrupt(samples, kind, clip.path.name),
+        )
+        for kind in kinds
+    ]
+    return audio_copies(clips, transforms, cache_dir, "corrupted copies", progress)
+
+
+def audio_copies(
+    clips: Sequence[Clip],
+    transforms: Sequence[tuple[str, Callable[[np.ndarray, Clip], np.ndarray]]],
+    cache_dir: Path | None,
+    label: str,
+    progress: bool = True,
+) -> dict[Path, list[Clip]]:
+    """Copies of each clip with its audio transformed, features cached by the transform's tag.
+    Face and text features are shared with the original clip.
+
+    Returns:
+        clip path -> its copies, one per transform (clips without audio have none).
+    """
     import typer
 
     from edgemood.audio_features import audio_features
@@ -188,22 +275,21 @@ def speed_perturbed(
 
     copies: dict[Path, list[Clip]] = {}
     with_audio = [c for c in clips if c.inputs is not None and c.inputs.audio is not None]
-    if not factors or not with_audio:
+    if not transforms or not with_audio:
         return copies
-    with typer.progressbar(
-        with_audio, label="speed perturbation", file=sys.stderr, hidden=not progress
-    ) as bar:
+    with typer.progressbar(with_audio, label=label, file=sys.stderr, hidden=not progress) as bar:
         for clip in bar:
-            for factor in factors:
-                tag = f"speed {factor:g}"
+            samples = None
+            for tag, transform in transforms:
                 cached = cache_dir / f"{_cache_key(clip.path, tag)}.npz" if cache_dir else None
                 if cached is not None and cached.exists():
                     audio = _load(cached).audio
                 else:
-                    samples = decode_audio(clip.path)
-                    audio = audio_features(_change_speed(samples, factor))
+                    samples = decode_audio(clip.path) if samples is None else samples
+                    audio = audio_features(transform(samples, clip))
                     if cached is not None:
                         _save(cached, ModelInputs(audio=audio))
                 inputs = ModelInputs(audio=audio, visual=clip.inputs.visual, text=clip.inputs.text)
-                copies.setdefault(clip.path, []).append(Clip(clip.path, clip.name, inputs, tag))
+                copy = replace(clip, inputs=inputs, augmented=tag)
+                copies.setdefault(clip.path, []).append(copy)
     return copies

@@ -5,13 +5,14 @@ from __future__ import annotations
 import copy
 import math
 import sys
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 
 import numpy as np
 import torch
 
-from edgemood.labels import MODALITIES
+from edgemood.labels import EMOTIONS, MODALITIES
 from edgemood.progress import Progress
 from edgemood.train.data import Clip
 from edgemood.train.fusion import FusionConfig, FusionNet
@@ -37,11 +38,87 @@ class TrainConfig:
     label_smoothing: float = 0.05
     # Training clips are also seen at these speeds (edgemood.train.data.speed_perturbed).
     speed_perturbation: tuple[float, ...] = (0.9, 1.1)
+    # Training clips are also seen after each of these corruptions (edgemood.train.augment):
+    # noise, room, codec, telephone, gain.
+    augment: tuple[str, ...] = ()
+    # Each corpus teaches only the classes it has: the loss is restricted to them, so a corpus
+    # without calm does not teach that calm never happens (edgemood.train.fit.masked_loss).
+    class_mask: bool = True
+    # How an epoch draws clips when several corpora train together: "corpus" gives each corpus
+    # the same share, "corpus+class" also each class within it, "none" takes every clip once.
+    # One corpus (with "corpus") takes every clip once, as before.
+    balance: str = "corpus"
     seed: int = 0
     device: str = "auto"
 
+    def __post_init__(self) -> None:
+        if self.balance not in BALANCES:
+            raise ValueError(f"balance must be one of {', '.join(BALANCES)}")
+        from edgemood.train.augment import CORRUPTIONS
+
+        unknown = [kind for kind in self.augment if kind not in CORRUPTIONS]
+        if unknown:
+            raise ValueError(
+                f"unknown augmentation {', '.join(unknown)} (one of {', '.join(CORRUPTIONS)})"
+            )
+
     def to_dict(self) -> dict:
         return asdict(self)
+
+
+BALANCES = ("none", "corpus", "corpus+class")
+
+
+def class_masks(clips: Sequence[Clip], classes: dict[str, set[int]] | None = None) -> np.ndarray:
+    """[N, 8] float32: 1 for the classes of each clip's corpus (``classes``: corpus -> label
+    set, default: the labels its clips carry)."""
+    if classes is None:
+        classes = corpus_classes(clips)
+    allowed = np.zeros((len(clips), len(EMOTIONS)), np.float32)
+    for i, clip in enumerate(clips):
+        allowed[i, sorted(classes.get(clip.corpus, range(len(EMOTIONS))))] = 1.0
+    return allowed
+
+
+def corpus_classes(clips: Sequence[Clip]) -> dict[str, set[int]]:
+    """Corpus -> the labels its clips carry."""
+    out: dict[str, set[int]] = {}
+    for clip in clips:
+        out.setdefault(clip.corpus, set()).add(clip.label)
+    return out
+
+
+def sampling_weights(clips: Sequence[Clip], balance: str) -> np.ndarray | None:
+    """Per-clip draw probabilities for ``balance``; None when every clip is drawn once (one
+    corpus under "corpus", or "none")."""
+    corpora = [c.corpus for c in clips]
+    if balance == "none" or (balance == "corpus" and len(set(corpora)) == 1):
+        return None
+    if balance == "corpus":
+        count = Counter(corpora)
+        weights = np.array([1.0 / count[c] for c in corpora])
+    else:
+        pairs = [(c.corpus, c.label) for c in clips]
+        count = Counter(pairs)
+        classes = Counter(corpus for corpus, _ in count)  # classes per corpus
+        weights = np.array([1.0 / (classes[p[0]] * count[p]) for p in pairs])
+    return weights / weights.sum()
+
+
+def masked_loss(
+    scores: torch.Tensor, target: torch.Tensor, allowed: torch.Tensor, smoothing: float
+) -> torch.Tensor:
+    """Cross-entropy with label smoothing over each sample's allowed classes only.
+
+    With every class allowed it equals ``torch.nn.CrossEntropyLoss(label_smoothing=...)``; a
+    class outside a sample's corpus gets neither probability mass nor gradient from it. A row
+    with no class allowed (a face or sentence alone) counts as all allowed."""
+    allowed = torch.where(allowed.sum(1, keepdim=True) > 0, allowed, torch.ones_like(allowed))
+    log_p = torch.log_softmax(scores.masked_fill(allowed == 0, -1e9), dim=1)
+    log_p = log_p.masked_fill(allowed == 0, 0.0)
+    target_p = allowed * (smoothing / allowed.sum(1, keepdim=True))
+    target_p = target_p + (1 - smoothing) * torch.nn.functional.one_hot(target, scores.shape[1])
+    return -(target_p * log_p).sum(1).mean()
 
 
 def pick_device(name: str) -> torch.device:
@@ -94,13 +171,44 @@ def batch_arrays(
 
 
 def _normalise(net: FusionNet, arrays: dict[str, np.ndarray]) -> None:
+    """Bake the training frames' mean/std, as each encoder sees them, into the model."""
     for modality in ("audio", "visual"):
         mask = arrays[f"{modality}_mask"].astype(bool)
-        if mask.any():
-            frames = arrays[modality][mask]
-            net.set_normalisation(
-                modality, torch.from_numpy(frames.mean(0)), torch.from_numpy(frames.std(0))
+        if not mask.any():
+            continue
+        encoder = getattr(net, modality)
+        if hasattr(encoder, "utterance") and encoder.utterance_norm != "none":
+            frames = np.concatenate(
+                [
+                    _seen(
+                        encoder,
+                        arrays[modality][i : i + 256],
+                        arrays[f"{modality}_mask"][i : i + 256],
+                    )
+                    for i in range(0, len(mask), 256)
+                ]
             )
+        else:
+            frames = arrays[modality][mask]
+        net.set_normalisation(
+            modality, torch.from_numpy(frames.mean(0)), torch.from_numpy(frames.std(0))
+        )
+
+
+def _seen(encoder: torch.nn.Module, data: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """The real frames of padded clips after the encoder's per-utterance step."""
+    with torch.no_grad():
+        seen = encoder.utterance(torch.from_numpy(data), torch.from_numpy(mask)).numpy()
+    return seen[mask.astype(bool)]
+
+
+def _raw_stats(arrays: dict[str, np.ndarray], modality: str) -> tuple[torch.Tensor, torch.Tensor]:
+    """Mean and std of a modality's real frames as stored (for augmentation, which works on
+    the features before the model's own steps)."""
+    frames = arrays[modality][arrays[f"{modality}_mask"].astype(bool)]
+    if not len(frames):
+        return torch.zeros(1), torch.ones(1)
+    return torch.from_numpy(frames.mean(0)), torch.from_numpy(frames.std(0)).clamp(min=1e-4)
 
 
 def augment_batch(
@@ -166,6 +274,7 @@ def train_model(
     label: str = "",
     stream=None,
     partners: Partners | None = None,
+    init: FusionNet | None = None,
 ) -> tuple[FusionNet, dict]:
     """Train the fusion model.
 
@@ -179,6 +288,8 @@ def train_model(
         stream: where per-epoch progress goes (default: stderr).
         partners: faces and sentences from other data sets, paired with the voices anew every
             epoch (``edgemood.train.pairing``); their branches are then trained too.
+        init: a trained model to start from (fine-tuning): its architecture, weights and
+            feature normalisation are kept, and only modalities it has are trained.
     Returns:
         (model on the CPU, best weights restored; history dict).
     """
@@ -196,10 +307,19 @@ def train_model(
             fusion.trained["visual"], fusion.visual_dim = True, partners.visual_dim
         if partners.texts is not None:
             fusion.trained["text"], fusion.text_dim = True, partners.text_dim
-    net = FusionNet(fusion)
+    if init is not None:
+        fusion = copy.deepcopy(init.config)
+        net = copy.deepcopy(init)
+    else:
+        net = FusionNet(fusion)
     arrays = batch_arrays(train, fusion.trained, fusion)
     labels = np.array([c.label for c in train])
-    _normalise(net, arrays)
+    if init is None:  # a fine-tuned model keeps the normalisation its weights learnt with
+        _normalise(net, arrays)
+    classes = corpus_classes(train)
+    if config.class_mask:
+        arrays["allowed"] = class_masks(train, classes)
+    weights = sampling_weights(train, config.balance)
     if partners is not None and partners.faces is not None:
         faces = torch.from_numpy(partners.faces.features)
         net.set_normalisation("visual", faces.mean(0), faces.std(0))
@@ -207,22 +327,29 @@ def train_model(
     stats = {}
     for modality in ("audio", "visual"):
         encoder = getattr(net, modality)
-        stats[modality] = (
-            (encoder.mean.clone(), encoder.std.clone())
-            if encoder is not None
-            else (torch.zeros(1), torch.ones(1))
-        )
+        if encoder is None:
+            stats[modality] = (torch.zeros(1), torch.ones(1))
+        elif getattr(encoder, "utterance_norm", "none") != "none":
+            # The buffers describe the normalised features; noise goes onto the stored ones.
+            stats[modality] = _raw_stats(arrays, modality)
+        else:
+            stats[modality] = (encoder.mean.clone(), encoder.std.clone())
     val_arrays = batch_arrays(val, fusion.trained, fusion) if val else None
     val_labels = np.array([c.label for c in val]) if val else None
+    # Validation is scored as training is: over each clip's corpus' classes.
+    val_allowed = class_masks(val, classes) if val and config.class_mask else None
 
     net.to(device)
     optimiser = torch.optim.AdamW(net.parameters(), lr=config.lr, weight_decay=config.weight_decay)
-    epoch_parts = _epoch_parts(arrays, labels, partners, rng)
+    epoch_parts = _epoch_parts(arrays, labels, partners, rng, weights)
     steps_per_epoch = len(shuffled_batches(epoch_parts, config.batch_size, rng))
     schedule = torch.optim.lr_scheduler.OneCycleLR(
         optimiser, max_lr=config.lr, total_steps=config.epochs * steps_per_epoch
     )
-    loss_fn = torch.nn.CrossEntropyLoss(label_smoothing=config.label_smoothing)
+
+    def loss_fn(scores: torch.Tensor, target: torch.Tensor, allowed: torch.Tensor) -> torch.Tensor:
+        return masked_loss(scores, target, allowed, config.label_smoothing)
+
     best = (math.inf, -1.0)
     best_state, best_epoch, history = None, 0, []
     # One line per epoch off a terminal (logs), a bar rewritten in place on one.
@@ -231,12 +358,13 @@ def train_model(
     for epoch in range(1, config.epochs + 1):
         net.train()
         if epoch > 1:
-            epoch_parts = _epoch_parts(arrays, labels, partners, rng)
+            epoch_parts = _epoch_parts(arrays, labels, partners, rng, weights)
         total, seen = 0.0, 0
         for part, index in shuffled_batches(epoch_parts, config.batch_size, rng):
             part_arrays, part_labels = epoch_parts[part]
             batch = _trimmed({k: torch.from_numpy(v[index]) for k, v in part_arrays.items()})
             augment_batch(batch, config, gen, stats)
+            allowed = batch.pop("allowed", torch.ones(len(index), len(EMOTIONS))).to(device)
             feed = {k: v.to(device) for k, v in batch.items()}
             target = torch.from_numpy(part_labels[index]).to(device)
             fused = net.fuse(**feed)
@@ -244,11 +372,11 @@ def train_model(
                 weight = float(rng.beta(config.mixup, config.mixup))
                 other = torch.from_numpy(rng.permutation(len(index))).to(device)
                 scores = net.head(weight * fused + (1 - weight) * fused[other])
-                loss = weight * loss_fn(scores, target) + (1 - weight) * loss_fn(
-                    scores, target[other]
+                loss = weight * loss_fn(scores, target, allowed) + (1 - weight) * loss_fn(
+                    scores, target[other], allowed[other]
                 )
             else:
-                loss = loss_fn(net.head(fused), target)
+                loss = loss_fn(net.head(fused), target, allowed)
             optimiser.zero_grad()
             loss.backward()
             optimiser.step()
@@ -258,6 +386,8 @@ def train_model(
         record = {"epoch": epoch, "train_loss": total / seen}
         if val_arrays is not None:
             probs = predict_arrays(net, val_arrays, device)
+            if val_allowed is not None:
+                probs = probs * val_allowed / (probs * val_allowed).sum(1, keepdims=True)
             val_loss = float(-np.log(probs[np.arange(len(probs)), val_labels] + 1e-9).mean())
             val_acc = float((probs.argmax(1) == val_labels).mean())
             record.update(val_loss=val_loss, val_accuracy=val_acc)
@@ -291,8 +421,13 @@ def _epoch_parts(
     labels: np.ndarray,
     partners: Partners | None,
     rng: np.random.Generator,
+    weights: np.ndarray | None = None,
 ) -> list[tuple[dict[str, np.ndarray], np.ndarray]]:
-    """This epoch's training samples as parts of (arrays, labels)."""
+    """This epoch's training samples as parts of (arrays, labels); with ``weights``, as many
+    clips drawn with replacement by those probabilities (``sampling_weights``)."""
+    if weights is not None:
+        drawn = rng.choice(len(labels), size=len(labels), p=weights)
+        arrays, labels = {k: v[drawn] for k, v in arrays.items()}, labels[drawn]
     return partners.epoch(arrays, labels, rng) if partners is not None else [(arrays, labels)]
 
 

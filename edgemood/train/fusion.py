@@ -23,6 +23,7 @@ POOLINGS = ("mean", "max", "mean+max")
 # "frame": the paper's per-frame FC + ReLU, pooled (a bag of frames). "temporal": convolutions over
 # up to ~400 ms of context first, so the encoder sees how pitch, energy and spectrum move.
 AUDIO_ENCODERS = ("frame", "temporal")
+UTTERANCE_NORMS = ("none", "mean", "both")
 
 
 @dataclass
@@ -46,6 +47,15 @@ class FusionConfig:
     # The temporal encoder pools only frames within this many dB of the clip's loudest (0: all
     # frames): RAVDESS clips are about a third silence, and how much varies by speaker and take.
     speech_range_db: float = 35.0
+    # Per-utterance normalisation of the voice's features inside the graph (the device has no
+    # speaker statistics): "none"; "mean" subtracts the clip's own mean over its speech frames
+    # from every feature (the microphone's colour, the speaker's pitch and loudness level go);
+    # "both" feeds the raw and the mean-subtracted features side by side. Measured across
+    # corpora: benchmarks/RESULTS.md, "Across corpora".
+    utterance_norm: str = "none"
+    # Answers are softmax(logits / temperature): fitted on held-out speakers' predictions
+    # (``edgemood evaluate`` reports it) so that the probabilities mean what they say; 1: none.
+    temperature: float = 1.0
     trained: dict[str, bool] = field(
         default_factory=lambda: {"audio": True, "visual": True, "text": True}
     )
@@ -55,6 +65,10 @@ class FusionConfig:
             raise ValueError(f"pooling must be one of {', '.join(POOLINGS)}")
         if self.audio_encoder not in AUDIO_ENCODERS:
             raise ValueError(f"audio_encoder must be one of {', '.join(AUDIO_ENCODERS)}")
+        if self.utterance_norm not in UTTERANCE_NORMS:
+            raise ValueError(f"utterance_norm must be one of {', '.join(UTTERANCE_NORMS)}")
+        if self.utterance_norm != "none" and self.audio_encoder != "temporal":
+            raise ValueError("utterance_norm needs the temporal audio encoder")
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -104,18 +118,38 @@ class _TemporalEncoder(nn.Module):
     speaker folds: benchmarks/research/README.md, "Voice model".
     """
 
-    def __init__(self, dim: int, pooling: str, channels: int, speech_range_db: float) -> None:
+    def __init__(
+        self,
+        dim: int,
+        pooling: str,
+        channels: int,
+        speech_range_db: float,
+        utterance_norm: str = "none",
+    ) -> None:
         super().__init__()
-        self.register_buffer("mean", torch.zeros(dim))
-        self.register_buffer("std", torch.ones(dim))
-        self.pairs = nn.Conv1d(dim, channels, 2, stride=2)
+        self.utterance_norm = utterance_norm
+        width = 2 * dim if utterance_norm == "both" else dim
+        self.register_buffer("mean", torch.zeros(width))
+        self.register_buffer("std", torch.ones(width))
+        self.pairs = nn.Conv1d(width, channels, 2, stride=2)
         self.local = nn.Conv1d(channels, channels, 5, stride=2, padding=2)
         self.context = nn.Conv1d(channels, EMBED, 5, padding=4, dilation=2)
         self.pooling = pooling
         self.speech_range_db = speech_range_db
 
+    def utterance(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """The features as the convolutions see them before standardisation: as they are, or
+        with the clip's mean over its speech frames taken out (``utterance_norm``)."""
+        if self.utterance_norm == "none":
+            return x
+        speech = _speech_frames(x, mask, self.speech_range_db).unsqueeze(-1)
+        level = (x * speech).sum(1, keepdim=True) / speech.sum(1, keepdim=True).clamp(min=1.0)
+        centred = x - level
+        return centred if self.utterance_norm == "mean" else torch.cat([x, centred], dim=2)
+
     def forward(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         speech = _speech_frames(x, mask, self.speech_range_db)
+        x = self.utterance(x, mask)
         # Padding frames must read as zeros after standardisation, or they leak into the
         # convolutions at a clip's end.
         x = ((x - self.mean) / self.std * mask.unsqueeze(-1)).transpose(1, 2)
@@ -184,7 +218,11 @@ def _slots(
 def _audio_encoder(config: FusionConfig) -> nn.Module:
     if config.audio_encoder == "temporal":
         return _TemporalEncoder(
-            config.audio_dim, config.pooling, config.channels, config.speech_range_db
+            config.audio_dim,
+            config.pooling,
+            config.channels,
+            config.speech_range_db,
+            config.utterance_norm,
         )
     return _FrameEncoder(config.audio_dim, config.pooling)
 
@@ -218,7 +256,7 @@ class FusionNet(nn.Module):
 
     def forward(self, *inputs: torch.Tensor, **named: torch.Tensor) -> torch.Tensor:
         """The six inputs of ``_slots`` (positional or by name) -> probabilities [B, 8]."""
-        return torch.softmax(self.logits(*inputs, **named), dim=-1)
+        return _softmax(self.logits(*inputs, **named), self.config.temperature)
 
     def set_normalisation(self, modality: str, mean: torch.Tensor, std: torch.Tensor) -> None:
         """Bake the training set's feature mean/std into the model (exported with it)."""
@@ -264,4 +302,12 @@ class DeployedFusion(nn.Module):
         return self.head(fused)
 
     def forward(self, *inputs: torch.Tensor, **named: torch.Tensor) -> torch.Tensor:
-        return torch.softmax(self.logits(*inputs, **named), dim=-1)
+        return _softmax(self.logits(*inputs, **named), self.config.temperature)
+
+
+def _softmax(logits: torch.Tensor, temperature: float) -> torch.Tensor:
+    """Probabilities at ``temperature`` (at 1 the graph has no division: older exports stay as
+    they were)."""
+    if temperature != 1.0:
+        logits = logits / temperature
+    return torch.softmax(logits, dim=-1)

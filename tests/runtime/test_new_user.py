@@ -172,6 +172,41 @@ def test_bench_accuracy_flags_training_actors_and_scores_the_others(card_model, 
     assert "accuracy: clips 5/5" in table.stderr  # progress, off stdout
 
 
+def test_bench_accuracy_reads_an_emodb_folder_and_scores_its_four_classes(card_model, tmp_path):
+    """EmoDB names (speaker, emotion letter): boredom is left out and said; the restricted UAR
+    is the one infer's probabilities give, restricted to the classes the folder has."""
+    card = json.loads((card_model / "model.json").read_text())
+    card["training"]["corpora"] = {"emodb": {"speakers": ["03"]}}
+    (card_model / "model.json").write_text(json.dumps(card))
+    data = tmp_path / "emodb"
+    data.mkdir()
+    names = {"03a01Wa": ANGRY, "08a01Ta": SAD, "10a01Fa": HAPPY, "10a02Wb": SAD, "16a01La": SAD}
+    for name, source in names.items():
+        shutil.copy(source, data / f"{name}.flac")
+    args = ["bench", "-m", str(card_model), "--runs", "1", "--warmup", "0", "--cold-runs", "0"]
+    result = runner.invoke(app, [*args, "--json", "--data", str(data), str(HAPPY)])
+    assert result.exit_code == 0, result.output
+    accuracy = json.loads(result.stdout)["accuracy"]
+    assert accuracy["corpus"] == "emodb" and accuracy["left_out"] == {"boredom": 1}
+    assert "left out 1 clip of emotions outside the 8 (boredom 1)" in result.stderr
+    assert accuracy["training_speakers"] == ["03"] and accuracy["heard_clips"] == 1
+    assert accuracy["unheard"]["speakers"] == ["08", "10"]
+    scored = sorted(p for p in data.iterdir() if "L" not in p.stem)
+    infer = runner.invoke(app, ["infer", "--json", "-m", str(card_model), *map(str, scored)])
+    classes = ["happy", "sad", "angry"]
+    truth = {"W": "angry", "T": "sad", "F": "happy"}
+    recalls = {c: [] for c in classes}
+    for line in _lines(infer.stdout):
+        stem = Path(line["file"]).stem
+        restricted = max(classes, key=lambda c: line["probabilities"][c])
+        recalls[truth[stem[5]]].append(restricted == truth[stem[5]])
+    expected = np.mean([np.mean(r) for r in recalls.values()])
+    assert accuracy["uar_restricted"] == pytest.approx(expected, abs=1e-3)
+    table = runner.invoke(app, [*args, "--data", str(data), str(HAPPY)])
+    assert "3 of the 8 emotions here: restricted to them, UAR" in table.stdout
+    assert "unheard speakers 08, 10: accuracy" in table.stdout
+
+
 # 4. Missing model and text encoder paths --------------------------------------------------
 
 

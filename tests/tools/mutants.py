@@ -40,6 +40,8 @@ HTTP_TESTS = ["tests/service/test_http_bad_input.py"]
 TEXT_TESTS = ["tests/runtime/test_text_input.py"]
 DATA_PATH_TESTS = ["tests/runtime/test_predict_arrays.py", "tests/runtime/test_timeline.py",
                    "tests/runtime/test_cli.py"]  # fmt: skip
+CORPUS_TESTS = ["tests/runtime/test_corpora.py"]
+CORPUS_TRAIN_TESTS = ["tests/train/test_corpora_training.py"]
 FE = "edgemood/features.py"
 TR, TX = "edgemood/transcript.py", "edgemood/text.py"
 
@@ -196,6 +198,23 @@ MUTANTS = [
        "the first frame given as an array is dropped"),
     _m("F4", FE, "samples = samples / float(np.iinfo(samples.dtype).max)", "pass",
        DATA_PATH_TESTS, "integer PCM given as an array is not scaled"),
+    # --- corpora and cross-corpus training (issue 25) ---
+    _m("C1", "edgemood/metrics.py",
+       "restricted = present[probabilities[:, present].argmax(1)]",
+       "restricted = probabilities.argmax(1)", CORPUS_TESTS,
+       "restricted UAR taken from the 8-way answer"),
+    _m("C2", "edgemood/train/fit.py",
+       "log_p = torch.log_softmax(scores.masked_fill(allowed == 0, -1e9), dim=1)",
+       "log_p = torch.log_softmax(scores, dim=1)", CORPUS_TRAIN_TESTS,
+       "the loss not restricted to the corpus' classes"),
+    _m("C3", "edgemood/corpora.py", '"T": "sad",', '"T": "fearful",', CORPUS_TESTS,
+       "EmoDB's T (Trauer) read as fearful"),
+    _m("C4", "edgemood/train/fit.py",
+       "weights = np.array([1.0 / (classes[p[0]] * count[p]) for p in pairs])",
+       "weights = np.array([1.0 / count[p] for p in pairs])", CORPUS_TRAIN_TESTS,
+       "corpus+class balance forgets the corpus share"),
+    _m("C5", "edgemood/train/evaluate.py", "tested = {id(c) for c in test}", "tested = set()",
+       CORPUS_TRAIN_TESTS, "test speakers also train"),
     # --- the INT8 recipe ---
     Mutant("Q1", "quantize/fusion_onnx.py",
            (("per_channel=True,", "per_channel=False,"),

@@ -36,7 +36,9 @@ def _pool(dim: int, per_label: int, seed: int) -> Pool:
 
 
 class _Clip:
-    """What the trainer reads of a clip: its inputs and its label."""
+    """What the trainer reads of a clip: its inputs, its label and its corpus."""
+
+    corpus = "ravdess"
 
     def __init__(self, label: int, rng: np.random.Generator) -> None:
         self.label = label

@@ -9,8 +9,7 @@ import pytest
 
 from benchmarks.research.paper_replication import AU_COUNT, load_action_units, pair
 from edgemood.model import ModelInputs
-from edgemood.ravdess import parse_name
-from edgemood.train.data import Clip
+from edgemood.train.data import ravdess_clip
 
 HEADER = "clip," + ",".join(f"AU{i:02d}" for i in range(AU_COUNT))
 
@@ -35,9 +34,7 @@ def test_action_units_pair_with_the_audio_of_the_same_take(tmp_path: Path) -> No
 
     names = ["03-01-05-02-01-01-12", "03-01-03-01-02-02-07", "03-01-05-02-01-01-11"]
     audio = {n: np.full((7, 74), i, np.float32) for i, n in enumerate(names)}
-    clips = [
-        Clip(Path(f"Actor_x/{n}.flac"), parse_name(n), ModelInputs(audio=audio[n])) for n in names
-    ]
+    clips = [ravdess_clip(Path(f"Actor_x/{n}.flac"), ModelInputs(audio=audio[n])) for n in names]
     paired = pair(clips, units)
     # Actor 11's take has no AU row: dropped from every condition alike.
     for got in paired.values():

@@ -18,6 +18,7 @@ from conftest import ANGRY, HAPPY, SAD
 from typer.testing import CliRunner
 
 from edgemood.cli import app
+from edgemood.labels import EMOTIONS
 from edgemood.metrics import auc, classification_report, expected_calibration_error
 from edgemood.model import FusionModel
 from edgemood.train.data import index_clips
@@ -44,7 +45,7 @@ def test_index_reads_labels_and_actors_from_names(tiny_ravdess):
     clips = index_clips(tiny_ravdess)
     assert len(clips) == 24
     assert {c.actor for c in clips} == set(range(1, 9))
-    assert {c.name.emotion for c in clips} == {"angry", "happy", "sad"}
+    assert {EMOTIONS[c.label] for c in clips} == {"angry", "happy", "sad"}
 
 
 def test_train_writes_a_model_the_runtime_loads(tiny_ravdess, tmp_path):
@@ -196,10 +197,9 @@ def test_metrics_on_known_values():
 def test_speed_perturbation_shifts_pitch(tmp_path):
     from edgemood.audio_features import AUDIO_FEATURES
     from edgemood.features import FeatureExtractor
-    from edgemood.ravdess import parse_name
-    from edgemood.train.data import Clip, speed_perturbed
+    from edgemood.train.data import ravdess_clip, speed_perturbed
 
-    clip = Clip(HAPPY, parse_name(HAPPY))
+    clip = ravdess_clip(HAPPY)
     extractor = FeatureExtractor(use={"audio": True, "visual": False, "text": False})
     clip.inputs = extractor(HAPPY).inputs
     copies = speed_perturbed([clip], (0.9, 1.1), tmp_path, progress=False)[HAPPY]
