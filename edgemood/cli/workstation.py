@@ -59,6 +59,7 @@ CorporaOption = Annotated[
     typer.Option(
         "--data",
         exists=True,
+        metavar="PATH",
         help="Labelled clips: a folder of RAVDESS or EmoDB names, a folder per emotion "
         "(angry/, happy/ ...), or a CSV manifest (path,emotion[,speaker][,corpus][,transcript]); "
         "repeat for several corpora (each teaches only the classes it has).",
@@ -239,6 +240,13 @@ def evaluate(
     cache: CacheOption = None,
     text_encoder: TrainTextOption = None,
     epochs: EpochsOption = 40,
+    test_corpus: Annotated[
+        Optional[list[str]],  # noqa: UP045
+        typer.Option(
+            help="Test only this corpus' splits (repeatable; the other corpora still train), "
+            "e.g. ravdess or emodb."
+        ),
+    ] = None,
     corrupt: Annotated[
         Optional[str],  # noqa: UP045
         typer.Option(
@@ -260,7 +268,9 @@ def evaluate(
     """Train and test under a protocol; report the paper's metrics (train extra).
 
     Accuracy, macro P/R/F1, per-class table with AUC, confusion matrix (PNG)
-    and calibration, for each input subset the model was trained on.
+    and calibration, for each input subset the model was trained on; restricted
+    UAR and the most frequent answer for a corpus with fewer than 8 classes; a
+    temperature fitted on the held-out predictions.
     """
     need_train_extra()
     if protocol not in ("speaker", "corpus", "random"):
@@ -292,6 +302,7 @@ def evaluate(
         augmented=training_copies(clips, config, cache),
         validation=validation,
         corrupted=corrupted_copies(clips, kinds, cache) if kinds else None,
+        test_corpora=test_corpus,
     )
     write_report(report, out)
     typer.echo(markdown_report(report))

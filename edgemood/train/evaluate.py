@@ -14,6 +14,7 @@ speaker will see. A corpus with fewer than 8 classes is scored by restricted UAR
 from __future__ import annotations
 
 import json
+import re
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -238,6 +239,7 @@ def evaluate(
     augmented: dict[Path, list[Clip]] | None = None,
     validation: bool = True,
     corrupted: dict[Path, list[Clip]] | None = None,
+    test_corpora: Sequence[str] | None = None,
 ) -> dict:
     """Run a protocol and return a JSON-ready report.
 
@@ -256,6 +258,7 @@ def evaluate(
             a model shipped with ``train --no-validation``.
         corrupted: per clip path, its corrupted copies (``corrupted_copies``): the test clips
             are also scored after each corruption ("ablation, kind"): what it costs.
+        test_corpora: test only the splits of these corpora (the others still train).
     Returns:
         {'protocol', 'folds': [...], 'summary': {ablation: {metric: {'mean','std'}}},
          'pooled': {ablation: classification_report}, 'best_epochs': [...]}; with more than one
@@ -265,6 +268,8 @@ def evaluate(
     config = config or TrainConfig()
     log = log or (lambda line: print(line, file=sys.stderr))
     splits = protocol_splits(clips, protocol, config.seed, validation, log)
+    if test_corpora:
+        splits = [s for s in splits if s.corpus in test_corpora]
     if not splits:
         raise ValueError(f"the {protocol} protocol finds no test split in these clips")
     per_fold, pooled, best_epochs, per_split = [], {}, [], []
@@ -481,7 +486,7 @@ def write_report(report: dict, out_dir: Path) -> None:
     (out_dir / "report.json").write_text(json.dumps(report, indent=1) + "\n", encoding="utf-8")
     (out_dir / "report.md").write_text(markdown_report(report) + "\n", encoding="utf-8")
     for ablation, pooled in report["pooled"].items():
-        name = ablation.replace("+", "_")
+        name = re.sub(r"[^A-Za-z0-9]+", "_", ablation).strip("_")  # "emodb: audio, noise"
         save_confusion_png(
             pooled["confusion"],
             out_dir / f"confusion_{report['protocol']}_{name}.png",

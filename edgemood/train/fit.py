@@ -105,6 +105,13 @@ def sampling_weights(clips: Sequence[Clip], balance: str) -> np.ndarray | None:
     return weights / weights.sum()
 
 
+def epoch_size(clips: Sequence[Clip]) -> int:
+    """Clips drawn per epoch under balance: as many per corpus as the largest corpus has, so
+    balance repeats the small corpora instead of starving the large one (which then still sees
+    about every clip once an epoch, as when it trains alone)."""
+    return len(Counter(c.corpus for c in clips)) * max(Counter(c.corpus for c in clips).values())
+
+
 def masked_loss(
     scores: torch.Tensor, target: torch.Tensor, allowed: torch.Tensor, smoothing: float
 ) -> torch.Tensor:
@@ -320,6 +327,7 @@ def train_model(
     if config.class_mask:
         arrays["allowed"] = class_masks(train, classes)
     weights = sampling_weights(train, config.balance)
+    draws = epoch_size(train)
     if partners is not None and partners.faces is not None:
         faces = torch.from_numpy(partners.faces.features)
         net.set_normalisation("visual", faces.mean(0), faces.std(0))
@@ -341,7 +349,7 @@ def train_model(
 
     net.to(device)
     optimiser = torch.optim.AdamW(net.parameters(), lr=config.lr, weight_decay=config.weight_decay)
-    epoch_parts = _epoch_parts(arrays, labels, partners, rng, weights)
+    epoch_parts = _epoch_parts(arrays, labels, partners, rng, weights, draws)
     steps_per_epoch = len(shuffled_batches(epoch_parts, config.batch_size, rng))
     schedule = torch.optim.lr_scheduler.OneCycleLR(
         optimiser, max_lr=config.lr, total_steps=config.epochs * steps_per_epoch
@@ -358,7 +366,7 @@ def train_model(
     for epoch in range(1, config.epochs + 1):
         net.train()
         if epoch > 1:
-            epoch_parts = _epoch_parts(arrays, labels, partners, rng, weights)
+            epoch_parts = _epoch_parts(arrays, labels, partners, rng, weights, draws)
         total, seen = 0.0, 0
         for part, index in shuffled_batches(epoch_parts, config.batch_size, rng):
             part_arrays, part_labels = epoch_parts[part]
@@ -422,11 +430,13 @@ def _epoch_parts(
     partners: Partners | None,
     rng: np.random.Generator,
     weights: np.ndarray | None = None,
+    draws: int | None = None,
 ) -> list[tuple[dict[str, np.ndarray], np.ndarray]]:
-    """This epoch's training samples as parts of (arrays, labels); with ``weights``, as many
-    clips drawn with replacement by those probabilities (``sampling_weights``)."""
+    """This epoch's training samples as parts of (arrays, labels); with ``weights``, ``draws``
+    clips (default: as many as there are) drawn with replacement by those probabilities
+    (``sampling_weights``, ``epoch_size``)."""
     if weights is not None:
-        drawn = rng.choice(len(labels), size=len(labels), p=weights)
+        drawn = rng.choice(len(labels), size=draws or len(labels), p=weights)
         arrays, labels = {k: v[drawn] for k, v in arrays.items()}, labels[drawn]
     return partners.epoch(arrays, labels, rng) if partners is not None else [(arrays, labels)]
 

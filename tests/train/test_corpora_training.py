@@ -24,7 +24,7 @@ from edgemood.labels import EMOTIONS
 from edgemood.model import FusionModel, ModelInputs
 from edgemood.train.data import Clip
 from edgemood.train.evaluate import protocol_splits
-from edgemood.train.fit import class_masks, masked_loss, sampling_weights
+from edgemood.train.fit import class_masks, epoch_size, masked_loss, sampling_weights
 from edgemood.train.fusion import FusionConfig, FusionNet
 
 runner = CliRunner()
@@ -83,6 +83,8 @@ def test_balance_gives_each_corpus_and_class_an_equal_share():
     assert per_corpus[:100].sum() == pytest.approx(0.5) and per_corpus[100:].sum() == pytest.approx(
         0.5
     )
+    # An epoch draws 100 per corpus: the small one repeats, the large one is not cut.
+    assert epoch_size(clips) == 200 and epoch_size(clips[:100]) == 100
     both = sampling_weights(clips, "corpus+class")
     assert both[:90].sum() == pytest.approx(0.25) and both[90:100].sum() == pytest.approx(0.25)
     assert both[100:].sum() == pytest.approx(0.5)
@@ -237,6 +239,10 @@ def test_evaluate_leave_one_corpus_out_reports_restricted_scores(two_corpora, tm
     assert gained["n"] == 8
     assert (gained["confusion"], gained["ece"]) != (emodb["confusion"], emodb["ece"])
     assert report["calibration"]["temperature"] > 0
+    only = runner.invoke(app, [*args, "--no-validation", "--test-corpus", "emodb"])
+    assert only.exit_code == 0, only.output
+    report = json.loads((tmp_path / "run" / "report.json").read_text())
+    assert set(report["summary"]) == {"audio"} and report["pooled"]["audio"]["n"] == 8
     one = runner.invoke(app, [*args[:3], *args[5:], "--no-validation"])
     assert one.exit_code == 2 and "two --data corpora" in one.output
 
