@@ -36,7 +36,11 @@ def default_cache() -> Path:
 
 
 def prepare(
-    data: Path | Sequence[Path], cache: Path | None, text_encoder: str | None, threads: int
+    data: Path | Sequence[Path],
+    cache: Path | None,
+    text_encoder: str | None,
+    threads: int,
+    visual_features: Sequence[str] | None = None,
 ) -> list[Clip]:
     """Index one corpus or several (``edgemood.corpora``) and load (or compute) every clip's
     features. What a corpus leaves out (emotions outside the 8) is said on stderr."""
@@ -57,7 +61,11 @@ def prepare(
         directory = _text_encoder_dir(text_encoder, cache)
         encoder = TextEncoder(directory, threads=threads)
         text_id = str(directory.resolve())
-    extractor = FeatureExtractor(threads=threads, text_encoder=encoder)
+    extractor = FeatureExtractor(
+        threads=threads,
+        text_encoder=encoder,
+        **({"visual_features": visual_features} if visual_features else {}),
+    )
     for corpus in corpora:
         print(f"{len(corpus.clips)} clips of {corpus.name} ({corpus.layout})", file=sys.stderr)
     return load_features(clips, extractor, cache, text_id)
@@ -113,15 +121,21 @@ def train(
     evaluation's best epochs), which is how the shipped model uses every actor. ``init_from``:
     a model directory whose weights (and architecture) training starts from (fine-tuning).
     """
+    from edgemood.card import read_card
     from edgemood.train.evaluate import validation_speakers
     from edgemood.train.model_dir import write_model_dir
 
     require_export()  # writing the model needs export/: a wheel install fails before training
-    clips = prepare(data, cache, text_encoder, threads)
+    # Fine-tuning keeps the model's face features and, unless another is given, its text encoder.
+    init_card = read_card(init_from) if init_from is not None else None
+    names = init_card.visual_features if init_card is not None else None
+    clips = prepare(data, cache, text_encoder, threads, names)
     # The card names the encoder (and its width) the text branch reads: the device refuses
     # another one in one line instead of feeding the branch vectors it never saw.
     text_record = text_encoder_record(text_encoder, cache)
-    fusion = with_text_width(fusion, text_record)
+    if text_record is None and init_card is not None:
+        text_record = init_card.training.text_encoder
+    fusion = with_text_width(fusion, text_record if isinstance(text_record, dict) else None)
     held = validation_speakers(clips, config.seed) if validation else set()
     if validation and not held:
         print(
@@ -162,15 +176,17 @@ def train(
         },
     }
     corpora = list(dict.fromkeys(c.corpus for c in train_clips))
-    extra["credits"] = [
-        CORPUS_CREDITS.get(name, f"{name}: the user's labelled clips") for name in corpora
-    ]
-    if "ravdess" not in corpora:
+    credits = list(init_card.credits) if init_card is not None else []
+    credits += [CORPUS_CREDITS.get(name, f"{name}: the user's labelled clips") for name in corpora]
+    extra["credits"] = list(dict.fromkeys(credits))  # each once
+    if "ravdess" not in corpora and init_card is None:
         extra["licence"] = (
             "Weights trained on the corpora credited here: their licences bind the weights."
         )
     if evaluation is not None:
         extra["metrics"] = _evaluation_summary(evaluation)
+    if names is not None:
+        return write_model_dir(net, out, extra, visual_features=names)
     return write_model_dir(net, out, extra)
 
 

@@ -45,8 +45,9 @@ class TrainConfig:
     # without calm does not teach that calm never happens (edgemood.train.fit.masked_loss).
     class_mask: bool = True
     # How an epoch draws clips when several corpora train together: "corpus" gives each corpus
-    # the same share, "corpus+class" also each class within it, "none" takes every clip once.
-    # One corpus (with "corpus") takes every clip once, as before.
+    # the same share, the smaller ones repeated (epoch_size), "corpus+class" also each class
+    # within it, "none" takes every clip once. One corpus (with "corpus") takes every clip once,
+    # as before.
     balance: str = "corpus"
     seed: int = 0
     device: str = "auto"

@@ -327,3 +327,42 @@ def test_a_manifest_transcript_is_what_the_text_branch_reads(encoder_dir, tmp_pa
     again = load_features(index_corpora([manifest])[0], extractor, tmp_path / "cache", "tiny",
                           progress=False)  # fmt: skip
     assert np.array_equal(again[1].inputs.text, loaded[1].inputs.text)
+
+
+def test_a_folder_per_emotion_trains_without_validation_and_says_why(tmp_path):
+    data = tmp_path / "mine"
+    for folder, source in (("Anger", ANGRY), ("happiness", HAPPY), ("sad", SAD)):
+        (data / folder).mkdir(parents=True)
+        shutil.copy(source, data / folder / "take.flac")
+    out = tmp_path / "model"
+    args = ["train", "--data", str(data), "--out", str(out), "--epochs", "2", "--speed", ""]
+    result = runner.invoke(app, [*args, "--cache", str(tmp_path / "cache"), "--device", "cpu"])
+    assert result.exit_code == 0, result.output
+    assert "no validation speakers" in result.output and "exactly 2 epochs" in result.output
+    card = json.loads((out / "model.json").read_text())
+    assert card["training"]["corpora"]["mine"]["emotions"] == ["happy", "sad", "angry"]
+    assert card["credits"] == ["mine: the user's labelled clips"]
+    assert "their licences bind the weights" in card["licence"]
+
+
+def test_fine_tuning_the_bundled_model_keeps_its_face_features_and_text_encoder(tmp_path):
+    from edgemood.bundled import bundled
+    from edgemood.card import read_card
+
+    data = tmp_path / "data"
+    data.mkdir()
+    for source in (ANGRY, HAPPY, SAD):
+        shutil.copy(source, data / source.name)
+    out = tmp_path / "tuned"
+    args = ["train", "--data", str(data), "--out", str(out), "--epochs", "1", "--speed", ""]
+    args += ["--init-from", str(bundled("model")), "--cache", str(tmp_path / "cache")]
+    result = runner.invoke(app, [*args, "--device", "cpu", "--no-validation"])
+    assert result.exit_code == 0, result.output
+    tuned, shipped = read_card(out), read_card(bundled("model"))
+    assert tuned.visual_features == shipped.visual_features
+    assert tuned.training.text_encoder == shipped.training.text_encoder
+    assert set(shipped.credits) <= set(tuned.credits)
+    assert FusionModel(out).predict([ModelInputs(audio=np.zeros((50, 74), np.float32))]).shape == (
+        1,
+        8,
+    )
