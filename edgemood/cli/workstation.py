@@ -129,7 +129,8 @@ class Training(OptionGroup):
         str,
         typer.Option(
             help="With several corpora, draw clips so each corpus (corpus) or each corpus and "
-            "class (corpus+class) has the same share per epoch; none: every clip once."
+            "class (corpus+class) has the same share per epoch, the smaller ones repeated; "
+            "none: every clip once."
         ),
     ] = "corpus"
     temperature: Annotated[
