@@ -24,7 +24,10 @@ def bench(
     ] = None,
     data: Annotated[
         Optional[Path],  # noqa: UP045
-        typer.Option(help="RAVDESS-named folder: also report accuracy, macro-F1, confusion."),
+        typer.Option(
+            help="Labelled clips (RAVDESS or EmoDB names, a folder per emotion, a CSV manifest): "
+            "also report accuracy, macro-F1, restricted UAR, the most frequent answer, confusion."
+        ),
     ] = None,
     runs: Annotated[int, typer.Option(min=1, help="Timed runs per clip.")] = 10,
     warmup: Annotated[int, typer.Option(min=0, help="Untimed runs per clip first.")] = 2,

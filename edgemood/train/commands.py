@@ -28,6 +28,7 @@ from edgemood.train.fusion import FusionConfig
 from edgemood.train.pairing import PairingConfig, Partners
 from edgemood.train.pools import Pool
 from edgemood.train.workstation import require_export
+from edgemood.visual_features import VISUAL_FEATURES
 
 
 def default_cache() -> Path:
@@ -47,9 +48,8 @@ def prepare(
     from edgemood.errors import InputError
     from edgemood.text import TextEncoder
 
-    sources = [data] if isinstance(data, (str, Path)) else list(data)
     try:
-        clips, corpora = index_corpora(sources)
+        clips, corpora = index_corpora(as_sources(data))
     except InputError as exc:
         raise SystemExit(f"edgemood: {exc}") from None
     for corpus in corpora:
@@ -62,13 +62,16 @@ def prepare(
         encoder = TextEncoder(directory, threads=threads)
         text_id = str(directory.resolve())
     extractor = FeatureExtractor(
-        threads=threads,
-        text_encoder=encoder,
-        **({"visual_features": visual_features} if visual_features else {}),
+        threads=threads, text_encoder=encoder, visual_features=visual_features or VISUAL_FEATURES
     )
     for corpus in corpora:
         print(f"{len(corpus.clips)} clips of {corpus.name} ({corpus.layout})", file=sys.stderr)
     return load_features(clips, extractor, cache, text_id)
+
+
+def as_sources(data: Path | Sequence[Path]) -> list[Path]:
+    """One corpus (a path) or several, as a list."""
+    return [Path(data)] if isinstance(data, (str, Path)) else [Path(d) for d in data]
 
 
 def _text_encoder_dir(source: str, cache: Path | None) -> Path:
@@ -157,7 +160,7 @@ def train(
     extra = {
         "training": {
             "data": describe_data(train_clips),
-            "data_dir": [str(d) for d in ([data] if isinstance(data, (str, Path)) else data)],
+            "data_dir": [str(d) for d in as_sources(data)],
             "clips": len(train_clips),
             "perturbed_copies": len(perturbed),
             "actors": sorted({c.actor for c in train_clips if c.actor is not None}),
@@ -185,9 +188,7 @@ def train(
         )
     if evaluation is not None:
         extra["metrics"] = _evaluation_summary(evaluation)
-    if names is not None:
-        return write_model_dir(net, out, extra, visual_features=names)
-    return write_model_dir(net, out, extra)
+    return write_model_dir(net, out, extra, visual_features=names or VISUAL_FEATURES)
 
 
 # How each corpus is credited in a model card and described in its training record.

@@ -17,8 +17,8 @@ import json
 import re
 import sys
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 
@@ -159,16 +159,14 @@ def run_split(
 PROTOCOLS = ("speaker", "corpus", "random")
 
 
-@dataclass
-class Split:
+class Split(NamedTuple):
+    """One train/validation/test split of a protocol."""
+
     name: str
     corpus: str  # the test clips' corpus ("" for a random split of several)
     train: list[Clip]
     val: list[Clip]
     test: list[Clip]
-
-    def __iter__(self):
-        return iter((self.name, self.corpus, self.train, self.val, self.test))
 
 
 def protocol_splits(

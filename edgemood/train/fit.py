@@ -110,7 +110,8 @@ def epoch_size(clips: Sequence[Clip]) -> int:
     """Clips drawn per epoch under balance: as many per corpus as the largest corpus has, so
     balance repeats the small corpora instead of starving the large one (which then still sees
     about every clip once an epoch, as when it trains alone)."""
-    return len(Counter(c.corpus for c in clips)) * max(Counter(c.corpus for c in clips).values())
+    sizes = Counter(c.corpus for c in clips)
+    return len(sizes) * max(sizes.values())
 
 
 def masked_loss(
